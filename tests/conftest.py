@@ -1,0 +1,227 @@
+"""Shared fixtures: a local FPR API on loopback, the connector run in-process, and readers of what it wrote.
+
+The connector runs through `connector.debug()`, the same call `fivetran debug` makes, in a
+temporary project folder per test. The SDK's network checks (PyPI version, pipreqs) are
+replaced with no-ops so a run takes a fraction of a second without internet.
+"""
+
+import contextlib
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import connector as fpr_connector  # noqa: E402
+from fpr_local_api import Dataset, LocalFprApi  # noqa: E402
+from fpr_local_api.faults import FaultPlan  # noqa: E402
+
+API_KEY = "test-key-2f9c1e"
+WAREHOUSE_TABLE = "tester.fpr_records"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_sdk(tmp_path_factory):
+    """No PyPI or pipreqs calls, a private HOME, no telemetry."""
+    import fivetran_connector_sdk_cli.connector as cli_connector
+    import fivetran_connector_sdk_core.runner as core_runner
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+        patch.setenv("DO_NOT_TRACK", "1")
+        patch.setattr(cli_connector, "check_newer_version", lambda *args, **kwargs: None)
+        patch.setattr(cli_connector, "validate_requirements_file", lambda *args, **kwargs: None)
+        patch.setattr(core_runner, "check_newer_version", lambda *args, **kwargs: None, raising=False)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_backoff_sleep(monkeypatch):
+    """Retries wait for real in production; in tests the waits are recorded instead."""
+    waits = []
+    monkeypatch.setattr(fpr_connector.time, "sleep", waits.append)
+    return waits
+
+
+class SyncResult:
+    def __init__(self, ok, output, state):
+        self.ok = ok
+        self.output = output
+        self.state = state
+
+
+class Project:
+    """A connector project folder: connector.py linked in, files/ written by each run."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "connector.py").symlink_to(ROOT / "connector.py")
+        (path / "requirements.txt").write_text("# none\n")
+
+    @property
+    def warehouse(self):
+        return self.path / "files" / "warehouse.db"
+
+    def saved_state(self):
+        state_file = self.path / "files" / "state.json"
+        return json.loads(state_file.read_text()) if state_file.exists() else {}
+
+    def sync(self, configuration, state=None):
+        """Runs one sync; returns whether it succeeded, what it printed and the state it left."""
+        output = io.StringIO()
+        ok = True
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            try:
+                fpr_connector.connector.debug(
+                    project_path=str(self.path),
+                    configuration=configuration,
+                    state=self.saved_state() if state is None else state,
+                )
+            except SystemExit as exit_:
+                ok = exit_.code in (0, None)
+            # A failed run leaves its crash report for exit time; write it now, into this project.
+            fpr_connector.connector._print_debug_crash_report()
+        return SyncResult(ok, output.getvalue(), self.saved_state())
+
+    def rows(self, columns="* REPLACE (CAST(_fivetran_synced AS VARCHAR) AS _fivetran_synced)", where=""):
+        with duckdb.connect(str(self.warehouse), read_only=True) as db:
+            cursor = db.execute(f"SELECT {columns} FROM {WAREHOUSE_TABLE} {where} ORDER BY record_id")
+            names = [description[0] for description in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def query(self, sql):
+        with duckdb.connect(str(self.warehouse), read_only=True) as db:
+            return db.execute(sql).fetchall()
+
+    def column_types(self):
+        with duckdb.connect(str(self.warehouse), read_only=True) as db:
+            return dict(
+                db.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = 'tester' AND table_name = 'fpr_records'"
+                ).fetchall()
+            )
+
+
+@pytest.fixture
+def project(tmp_path):
+    return Project(tmp_path / "project")
+
+
+@pytest.fixture
+def api():
+    with LocalFprApi(Dataset(size=750, seed=7), api_key=API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def make_api():
+    """Starts extra local APIs with chosen options; all are stopped after the test."""
+    servers = []
+
+    def start(size=750, seed=7, faults=None, **options):
+        plan = FaultPlan(faults) if isinstance(faults, str) else faults
+        server = LocalFprApi(Dataset(size=size, seed=seed), api_key=API_KEY, faults=plan, **options).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def configuration_for(server, page_size=100):
+    return {"base_url": server.base_url, "api_key": API_KEY, "page_size": str(page_size)}
+
+
+def served_records(server, page_size=200):
+    """Every record the API serves now, read over HTTP independently of the connector."""
+    session = requests.Session()
+    session.headers["x-api-key"] = API_KEY
+    records, cursor = {}, None
+    while True:
+        params = {"page_size": page_size, **({"cursor": cursor} if cursor else {})}
+        body = session.get(server.base_url + "/fpr_data", params=params, timeout=10).json()
+        for record in body["fpr_records"]:
+            records[record["record_id"]] = record
+        cursor = body["next_cursor"] or cursor
+        if not body["fpr_records"] or not body["has_more"]:
+            return records
+
+
+def table_without_sync_columns(project):
+    return {row["record_id"]: _strip(row) for row in project.rows()}
+
+
+def _strip(row):
+    return {name: value for name, value in row.items() if not name.startswith("_fivetran")}
+
+
+def as_served(row):
+    """A warehouse row in the form the API serves it: dates back to YYYY-MM-DD text."""
+    return {name: value.isoformat() if hasattr(value, "isoformat") else value for name, value in _strip(row).items()}
+
+
+def upserts_reported(output):
+    """The Upserts count of the SDK's end-of-sync summary."""
+    for line in output.splitlines():
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) == 2 and parts[0].endswith("Upserts"):
+            return int(parts[1])
+    raise AssertionError("the sync printed no Upserts count")
+
+
+def checkpoints(output):
+    """Every state the SDK recorded at a checkpoint during a run, in order."""
+    marker = "checkpoint recorded: "
+    return [json.loads(line.split(marker, 1)[1]) for line in output.splitlines() if marker in line]
+
+
+MOCK_BASE_URL = "https://fpr.example.test"
+
+
+def mock_configuration(page_size="100"):
+    return {"base_url": MOCK_BASE_URL, "api_key": API_KEY, "page_size": page_size}
+
+
+def sample_record(number, epoch=1748797200):
+    """A record shaped like the seed's sample, numbered for tests that do not use the local API."""
+    return {
+        "record_id": f"rec-{number:04d}",
+        "customer_id": f"CUST_{number:06d}",
+        "customer_name": f"Customer {number}",
+        "customer_email": f"customer{number}@example.com",
+        "customer_segment": "Commercial",
+        "customer_lifecycle_stage": "Inactive",
+        "customer_lifecycle_stage_transition_date": "2024-07-27",
+        "account_balance": 38079.4717658889,
+        "transaction_history": "Transaction History 1",
+        "customer_transaction_value": 1257.2906030128,
+        "customer_transaction_count": 48,
+        "product_id": "PROD_000000",
+        "product_name": "Product 1",
+        "product_type": "Savings Account",
+        "product_terms": "No Collateral Required",
+        "product_sales_amount": 6152.2323619448,
+        "product_sales_date": "2025-03-24",
+        "product_recommendation": "Insurance",
+        "product_recommendation_date": "2024-09-12",
+        "product_recommendation_status": "Accepted",
+        "recommendation_score": 0.2741640377,
+        "customer_product_usage": "Product Usage 1",
+        "customer_product_affinity": 0.4964611524,
+        "customer_product_affinity_trend": "Product Affinity Trend 1",
+        "customer_product_usage_trend": "Product Usage Trend 1",
+        "customer_product_interests": "Product Interest 1",
+        "customer_satisfaction_score": 0.2465199056,
+        "customer_churn_probability": 0.7825001444,
+        "last_updated_epoch": epoch + number,
+    }
