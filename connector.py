@@ -665,11 +665,11 @@ def configuration_form():
             description="Records per request, 1 to 200. Default 100.",
         )
     )
-    form.add_test(label="Test connection", func=test_connection)
+    form.add_test(label="Test connection", func=connection_test)
     return form
 
 
-def test_connection(configuration: dict):
+def connection_test(configuration: dict):
     """Setup test: one request for a single record, reporting why it failed if it did."""
     try:
         settings = validate_configuration(configuration)

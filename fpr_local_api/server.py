@@ -80,7 +80,7 @@ class LocalFprApi:
 
     def start(self):
         """Serves in a background thread; returns self."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 

@@ -8,7 +8,6 @@ replaced with no-ops so a run takes a fraction of a second without internet.
 import contextlib
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -100,6 +99,9 @@ class Project:
     def query(self, sql):
         with duckdb.connect(str(self.warehouse), read_only=True) as db:
             return db.execute(sql).fetchall()
+
+    def max_epoch(self):
+        return self.query("SELECT max(last_updated_epoch) FROM tester.fpr_records")[0][0]
 
     def column_types(self):
         with duckdb.connect(str(self.warehouse), read_only=True) as db:

@@ -53,7 +53,7 @@ def test_final_state_holds_the_end_cursor_and_highest_epoch(api, project):
 
     assert set(result.state) == {"next_cursor", "last_updated_epoch"}
     assert result.state["next_cursor"].startswith("gAAAAA")
-    assert result.state["last_updated_epoch"] == project.query("SELECT max(last_updated_epoch) FROM tester.fpr_records")[0][0]
+    assert result.state["last_updated_epoch"] == project.max_epoch()
 
 
 def test_second_sync_without_changes_loads_nothing(api, project):
@@ -104,7 +104,7 @@ def test_resumes_from_last_checkpoint_after_crash(make_api, project, tmp_path):
     assert not crashed.ok
     assert "API key was rejected (HTTP 401)" in crashed.output
     assert project.query("SELECT count(*) FROM tester.fpr_records") == [(300,)]
-    assert crashed.state["last_updated_epoch"] == project.query("SELECT max(last_updated_epoch) FROM tester.fpr_records")[0][0]
+    assert crashed.state["last_updated_epoch"] == project.max_epoch()
 
     failing.faults.exact.clear()
     failing.faults.from_on.clear()
@@ -144,7 +144,7 @@ def test_lab_connector_state_with_only_a_cursor_carries_on(api, project):
 
     assert second.ok, second.output
     assert upserts_reported(second.output) == 2
-    assert second.state["last_updated_epoch"] == project.query("SELECT max(last_updated_epoch) FROM tester.fpr_records")[0][0]
+    assert second.state["last_updated_epoch"] == project.max_epoch()
 
 
 def test_a_page_size_of_200_and_of_1_load_the_same_table(make_api, project, tmp_path):

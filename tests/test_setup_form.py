@@ -1,0 +1,72 @@
+"""The setup form and its "Test connection" check."""
+
+import socket
+
+import responses
+from conftest import API_KEY, MOCK_BASE_URL, configuration_for, mock_configuration
+from fivetran_connector_sdk import form_field
+
+import connector as fpr_connector
+from connector import configuration_form
+
+
+def run_setup_test(configuration):
+    """Runs "Test connection" the way the platform does, through Connector.run_test()."""
+    fpr_connector.connector.configuration = None  # a previous in-process sync must not lend its configuration
+    return fpr_connector.connector.run_test("connection_test", configuration)
+
+
+def test_the_form_asks_for_base_url_a_password_api_key_and_page_size():
+    form = configuration_form()
+
+    fields = {field.name: field for field in form._fields}
+    assert list(fields) == ["base_url", "api_key", "page_size"]
+    assert fields["api_key"].text_field == form_field.PASSWORD
+    assert fields["base_url"].required and fields["api_key"].required and not fields["page_size"].required
+    assert [label for label, _ in form._tests] == ["Test connection"]
+
+
+def test_connection_succeeds_against_an_fpr_api(api):
+    assert run_setup_test(configuration_for(api)).success
+
+
+def test_connection_asks_for_one_record_only():
+    with responses.RequestsMock() as mocked:
+        mocked.add(responses.GET, MOCK_BASE_URL + "/fpr_data", json={"fpr_records": [], "next_cursor": "x"})
+        result = run_setup_test(mock_configuration())
+        assert "page_size=1" in mocked.calls[0].request.url
+
+    assert result.success
+
+
+def test_connection_reports_a_rejected_key(api):
+    result = run_setup_test({**configuration_for(api), "api_key": "not-the-key"})
+
+    assert "API key was rejected (HTTP 401)" in result.failure
+
+
+def test_connection_reports_an_unreachable_host():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_setup_test({"base_url": f"http://127.0.0.1:{port}", "api_key": API_KEY})
+
+    assert "could not reach 127.0.0.1" in result.failure
+    assert "connection refused" in result.failure
+
+
+def test_connection_reports_a_server_that_is_not_an_fpr_api():
+    with responses.RequestsMock() as mocked:
+        mocked.add(responses.GET, MOCK_BASE_URL + "/fpr_data", json={"items": []})
+        not_fpr = run_setup_test(mock_configuration())
+        mocked.add(responses.GET, MOCK_BASE_URL + "/fpr_data", status=404, json={"error": "not found"})
+        missing = run_setup_test(mock_configuration())
+
+    assert "no 'fpr_records' list; is base_url an FPR API?" in not_fpr.failure
+    assert "no FPR API at https://fpr.example.test/fpr_data (HTTP 404): check 'base_url'" in missing.failure
+
+
+def test_connection_reports_a_bad_configuration_without_calling_the_api():
+    result = run_setup_test({"base_url": "", "api_key": API_KEY})
+
+    assert "'base_url' is required" in result.failure
