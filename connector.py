@@ -13,9 +13,10 @@ import json
 import math
 import random
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import date
+from time import monotonic
+from time import sleep as pause
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
@@ -211,7 +212,7 @@ def sync_records(client: "FprClient", state: dict):
     cursor = state.get(STATE_CURSOR) or None
     highest_epoch = state.get(STATE_EPOCH)
     issues = RecordIssues()
-    started = time.monotonic()
+    started = monotonic()
     total = 0
     page_count = 0
     log.info(f"sync starting {'from the saved cursor' if cursor else 'from the beginning (full sync)'}")
@@ -228,7 +229,7 @@ def sync_records(client: "FprClient", state: dict):
         op.checkpoint(_state(cursor, highest_epoch))
         log.info(f"page {page.number}: {len(page.records)} records, {total} in total")
     issues.report()
-    elapsed = time.monotonic() - started
+    elapsed = monotonic() - started
     log.info(f"sync finished: {page_count} pages, {total} records, {elapsed:.1f} s")
 
 
@@ -361,7 +362,7 @@ class PatientRetry(Retry):
         reason = f"HTTP {last.status}" if last and last.status else type(last.error).__name__ if last else "error"
         retries = f"{len(self.history)} of {self.total + len(self.history)}"
         log.warning(f"request failed ({reason}); retry {retries} in {self.planned_wait:.1f} s")
-        time.sleep(self.planned_wait)
+        pause(self.planned_wait)
 
 
 def _status_reason(response):
@@ -435,7 +436,7 @@ class FprClient:
                 wait = backoff_wait(attempt)
                 retries = f"{attempt} of {self.attempts - 1}"
                 log.warning(f"page {number}: the response body {problem}; retry {retries} in {wait:.1f} s")
-                time.sleep(wait)
+                pause(wait)
             finally:
                 response.close()
 

@@ -57,12 +57,14 @@ class Dataset:
     Args:
         size: how many records exist before any change.
         seed: makes the data and the choice of changed records reproducible.
+        email_template: how customer emails are made from the customer's number.
     """
 
-    def __init__(self, size=750, seed=42):
+    def __init__(self, size=750, seed=42, email_template="customer{number}@example.com"):
         if size < 0:
             raise ValueError("size must be zero or more")
         self.seed = seed
+        self.email_template = email_template
         self.initial_size = size
         self.size = size
         self._versions = {}  # index -> version, for records updated at least once
@@ -158,7 +160,7 @@ class Dataset:
         return {
             "account_balance": _decimal(rng, 50, 250000),
             "customer_churn_probability": _decimal(rng, 0, 1),
-            "customer_email": f"customer{number}@example.com",
+            "customer_email": self.email_template.format(number=number),
             "customer_id": f"CUST_{index:06d}",
             "customer_lifecycle_stage": rng.choice(LIFECYCLE_STAGES),
             "customer_lifecycle_stage_transition_date": _day(rng),

@@ -99,7 +99,7 @@ class FaultPlan:
             return False
         self.applied.append((number, fault.name))
         if fault.name == "latency":
-            time.sleep(float(fault.argument))
+            _pause(float(fault.argument))
             return False
         _ANSWERS[fault.name](fault, handler)
         return True
@@ -113,6 +113,10 @@ class FaultPlan:
             return body
         self.applied.append((number, fault.name))
         return _REWRITES[fault.name](self, body, request_cursor)
+
+
+def _pause(seconds):
+    threading.Event().wait(seconds)  # not time.sleep, which a client's tests may stub out in-process
 
 
 def _status(fault, handler):
@@ -134,7 +138,7 @@ def _stall(fault, handler):
     handler.end_headers()
     handler.wfile.write(payload[: len(payload) // 2])
     handler.wfile.flush()
-    time.sleep(float(fault.argument or 30))
+    _pause(float(fault.argument or 30))
     handler.close_connection = True
 
 

@@ -45,7 +45,7 @@ def offline_sdk(tmp_path_factory):
 def no_backoff_sleep(monkeypatch):
     """Retries wait for real in production; in tests the waits are recorded instead."""
     waits = []
-    monkeypatch.setattr(fpr_connector.time, "sleep", waits.append)
+    monkeypatch.setattr(fpr_connector, "pause", waits.append)
     return waits
 
 
