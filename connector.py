@@ -10,6 +10,7 @@ See README.md for configuration, local runs and deployment.
 """
 
 import json
+import logging
 import math
 import random
 import re
@@ -81,6 +82,9 @@ RETRY_AFTER_CAP_SECONDS = 120.0
 WAIT_BUDGET_SECONDS = 300.0
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 SETUP_TEST_ATTEMPTS = 2  # the setup form should answer in seconds
+
+# urllib3 would also announce each retry, on stderr, with the request's URL; the connector logs its own line.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 STATE_CURSOR = "next_cursor"
 STATE_EPOCH = "last_updated_epoch"

@@ -1,0 +1,155 @@
+"""Transient faults are retried patiently, logged, and never change what lands."""
+
+import pytest
+from conftest import Project, as_served, configuration_for, served_records
+
+import connector as fpr_connector
+from fpr_local_api.faults import FaultPlan
+
+
+def synced_table(project):
+    return {row["record_id"]: as_served(row) for row in project.rows()}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "status:500",
+        "status:502",
+        "status:503",
+        "status:504",
+        "status:408",
+        "status:429",
+        "drop",
+        "truncate",
+        "html",
+        "latency:0.3",
+    ],
+)
+def test_a_transient_fault_on_one_page_is_retried_and_the_table_is_complete(make_api, project, fault):
+    server = make_api(size=300, faults=f"2={fault}")
+
+    result = project.sync(configuration_for(server))
+
+    assert result.ok, result.output
+    assert synced_table(project) == served_records(server)
+    assert server.faults.applied[0] == (2, fault.split(":")[0])
+
+
+def test_each_retry_is_logged_with_its_reason_and_wait(make_api, project, no_backoff_sleep):
+    server = make_api(size=300, faults="2=status:503,3=status:503,5=drop")
+
+    result = project.sync(configuration_for(server))
+
+    assert result.ok, result.output
+    assert result.output.count("request failed (HTTP 503); retry 1 of 5 in") == 1
+    assert "request failed (HTTP 503); retry 2 of 5 in" in result.output
+    assert "request failed (ProtocolError); retry 1 of 5 in" in result.output
+    assert len(no_backoff_sleep) == 3
+
+
+def test_backoff_is_exponential_with_full_jitter():
+    for retry_number, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (6, 30.0), (20, 30.0)]:
+        waits = [fpr_connector.backoff_wait(retry_number) for _ in range(300)]
+        assert all(0 <= wait <= ceiling for wait in waits)
+        assert max(waits) > ceiling * 0.8 and min(waits) < ceiling * 0.2  # spread over the whole range
+
+
+def test_retry_after_in_seconds_is_honoured(make_api, project, no_backoff_sleep):
+    server = make_api(size=150, faults="2=status:429;retry-after=7")
+
+    result = project.sync(configuration_for(server))
+
+    assert result.ok, result.output
+    assert no_backoff_sleep == [7.0]
+    assert "request failed (HTTP 429); retry 1 of 5 in 7.0 s" in result.output
+
+
+def test_retry_after_as_an_http_date_is_honoured(make_api, project, no_backoff_sleep):
+    server = make_api(size=150, faults="2=status:503;retry-after-date=20")
+
+    result = project.sync(configuration_for(server))
+
+    assert result.ok, result.output
+    assert len(no_backoff_sleep) == 1 and 15 <= no_backoff_sleep[0] <= 21
+
+
+def test_a_huge_retry_after_is_capped(make_api, project, no_backoff_sleep):
+    server = make_api(size=150, faults="2=status:429;retry-after=86400")
+
+    result = project.sync(configuration_for(server))
+
+    assert result.ok, result.output
+    assert no_backoff_sleep == [fpr_connector.RETRY_AFTER_CAP_SECONDS]
+
+
+def test_a_stalled_response_times_out_and_is_retried(make_api, project, monkeypatch):
+    monkeypatch.setattr(fpr_connector, "READ_TIMEOUT_SECONDS", 0.5)
+    server = make_api(size=150, faults="2=stall:3")
+
+    result = project.sync(configuration_for(server))
+
+    assert result.ok, result.output
+    assert "page 2: the response body was cut short; retry 1 of 5" in result.output
+    assert synced_table(project) == served_records(server)
+
+
+def test_a_server_that_never_recovers_fails_the_sync_and_keeps_what_was_checkpointed(make_api, project):
+    server = make_api(size=750, faults="3+=status:503")
+
+    result = project.sync(configuration_for(server))
+
+    assert not result.ok
+    assert "page 3: still HTTP 503 after 6 attempts; try again later" in result.output
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(200,)]
+    assert len(server.faults.applied) == 6
+
+
+def test_the_total_wait_per_request_is_bounded(make_api, project, no_backoff_sleep):
+    server = make_api(size=150, faults="2+=status:429;retry-after=100")
+
+    result = project.sync(configuration_for(server))
+
+    assert not result.ok
+    assert sum(no_backoff_sleep) <= fpr_connector.WAIT_BUDGET_SECONDS
+    assert no_backoff_sleep == [100.0, 100.0, 100.0]  # a fourth wait would pass the 300 s budget
+    assert "page 2: still HTTP 429 after 6 attempts" in result.output
+
+
+def test_a_body_that_is_never_json_fails_after_the_attempts(make_api, project):
+    server = make_api(size=150, faults="2+=html")
+
+    result = project.sync(configuration_for(server))
+
+    assert not result.ok
+    assert "page 2: the response body was not JSON in 6 attempts" in result.output
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(100,)]
+
+
+def test_an_unreachable_host_fails_with_a_clear_message(project):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    result = project.sync({"base_url": f"http://127.0.0.1:{port}", "api_key": "k", "page_size": "100"})
+
+    assert not result.ok
+    assert f"page 1: could not reach 127.0.0.1:{port} (connection refused) after 6 attempts" in result.output
+
+
+def test_random_faults_at_a_30_percent_rate_still_load_exactly_the_served_table(make_api, tmp_path):
+    plan = FaultPlan(
+        rate=0.3,
+        random_faults=["status:503", "status:429;retry-after=1", "status:500", "drop", "truncate", "html"],
+        seed=11,
+    )
+    server = make_api(size=750, faults=plan)
+    project = Project(tmp_path / "random")
+
+    result = project.sync(configuration_for(server, page_size=50))
+
+    assert result.ok, result.output
+    assert len(plan.applied) >= 3
+    assert synced_table(project) == served_records(server)
