@@ -16,9 +16,9 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from ipaddress import ip_address
 from time import monotonic
 from time import sleep as pause
-from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 import requests

@@ -57,14 +57,21 @@ class Dataset:
     Args:
         size: how many records exist before any change.
         seed: makes the data and the choice of changed records reproducible.
-        email_template: how customer emails are made from the customer's number.
+        email_template, name_template: how customer emails and names are made from the customer's number.
     """
 
-    def __init__(self, size=750, seed=42, email_template="customer{number}@example.com"):
+    def __init__(
+        self,
+        size=750,
+        seed=42,
+        email_template="customer{number}@example.com",
+        name_template="Customer {number}",
+    ):
         if size < 0:
             raise ValueError("size must be zero or more")
         self.seed = seed
         self.email_template = email_template
+        self.name_template = name_template
         self.initial_size = size
         self.size = size
         self._versions = {}  # index -> version, for records updated at least once
@@ -164,7 +171,7 @@ class Dataset:
             "customer_id": f"CUST_{index:06d}",
             "customer_lifecycle_stage": rng.choice(LIFECYCLE_STAGES),
             "customer_lifecycle_stage_transition_date": _day(rng),
-            "customer_name": f"Customer {number}",
+            "customer_name": self.name_template.format(number=number),
             "customer_product_affinity": _decimal(rng, 0, 1),
             "customer_product_affinity_trend": f"Product Affinity Trend {rng.randint(1, 10)}",
             "customer_product_interests": f"Product Interest {rng.randint(1, 10)}",

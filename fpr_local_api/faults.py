@@ -9,7 +9,8 @@ faults. Written as text, rules are separated by commas:
     "5=drop"                    request 5: the connection is closed with no answer
 
 Faults that answer instead of the API:
-    status:<code>[;retry-after=<s>|;retry-after-date=<s>]   an error with a JSON body
+    status:<code>[;retry-after=<s>|;retry-after-date=<s>][;echo-key=1]
+                       an error with a JSON body (echo-key: the body repeats the key sent)
     latency:<s>        wait, then answer normally
     stall:<s>          send the headers and half the body, then wait
     drop               close the connection without a response
@@ -127,6 +128,8 @@ def _status(fault, handler):
     if "retry-after-date" in fault.options:
         headers["Retry-After"] = formatdate(time.time() + float(fault.options["retry-after-date"]), usegmt=True)
     body = {"error": f"http_{code}", "message": f"injected HTTP {code}"}
+    if "echo-key" in fault.options:  # a careless server that repeats the credentials it was sent
+        body["message"] += f" for key {handler.headers.get('x-api-key')}"
     handler.send_json(code, body, headers)
 
 

@@ -1,7 +1,8 @@
 """What retrying cannot fix stops the sync at once, says whose problem it is, and keeps what was loaded."""
 
 import pytest
-from conftest import API_KEY, configuration_for
+import responses
+from conftest import API_KEY, MOCK_BASE_URL, configuration_for, mock_configuration
 
 
 @pytest.mark.parametrize(
@@ -10,7 +11,7 @@ from conftest import API_KEY, configuration_for
         ("status:401", "page 3: the API key was rejected (HTTP 401): check 'api_key'"),
         ("status:403", "page 3: the API key was rejected (HTTP 403): check 'api_key'"),
         ("status:404", "page 3: no FPR API at http://127.0.0.1:"),
-        ("status:422", "page 3: the API answered HTTP 422: {\"error\": \"http_422\", \"message\": \"injected HTTP 422\"}"),
+        ("status:422", 'page 3: the API answered HTTP 422: {"error": "http_422", "message": "injected HTTP 422"}'),
     ],
 )
 def test_a_client_error_fails_at_once_without_retrying(make_api, project, fault, message, no_backoff_sleep):
@@ -42,10 +43,6 @@ def test_a_wrong_key_fails_the_first_page_and_loads_nothing(api, project):
 
 
 def test_what_a_server_says_is_trimmed_and_the_key_masked(project):
-    import responses
-
-    from conftest import MOCK_BASE_URL, mock_configuration
-
     with responses.RequestsMock() as mocked:
         echo = f"bad request for key {API_KEY}: " + "x" * 5000
         mocked.add(responses.GET, MOCK_BASE_URL + "/fpr_data", status=422, body=echo)

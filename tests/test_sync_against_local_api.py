@@ -2,6 +2,7 @@
 
 from conftest import (
     API_KEY,
+    Project,
     as_served,
     configuration_for,
     served_records,
@@ -96,8 +97,6 @@ def test_records_updated_twice_between_syncs_land_in_their_latest_version(api, p
 
 
 def test_resumes_from_last_checkpoint_after_crash(make_api, project, tmp_path):
-    from conftest import Project
-
     failing = make_api(faults="4+=status:401")
     crashed = project.sync(configuration_for(failing))
 
@@ -148,8 +147,6 @@ def test_lab_connector_state_with_only_a_cursor_carries_on(api, project):
 
 
 def test_a_page_size_of_200_and_of_1_load_the_same_table(make_api, project, tmp_path):
-    from conftest import Project
-
     server = make_api(size=20)
     project.sync(configuration_for(server, page_size=200))
     single = Project(tmp_path / "single")
