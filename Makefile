@@ -14,7 +14,7 @@ DESTINATION ?=
 CONNECTION ?=
 CONFIGURATION ?= configuration.json
 
-.PHONY: help install sync sync-changes api query test lint format package deploy reset clean
+.PHONY: help install sync sync-changes api query test lint format benchmark package deploy reset clean
 
 help:
 	@echo "make sync          start the local FPR API, sync it into files/warehouse.db, show what landed"
@@ -22,6 +22,7 @@ help:
 	@echo "make test          run the test suite"
 	@echo "make lint          ruff check and format check"
 	@echo "make format        apply ruff formatting and safe fixes"
+	@echo "make benchmark     print speed and memory figures"
 	@echo "make api           serve the local FPR API on http://127.0.0.1:8765 until Ctrl-C"
 	@echo "make query         summarise files/warehouse.db (SQL=\"...\" to run your own query)"
 	@echo "make package       build the deployment package from build/connector"
@@ -58,6 +59,9 @@ lint: $(INSTALLED)
 format: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+benchmark: $(INSTALLED)
+	$(PY) tools/benchmark.py
 
 package: $(INSTALLED)
 	$(PY) tools/stage.py

@@ -213,8 +213,7 @@ def _where(error: BaseException) -> str:
 
 def sync_records(client: "FprClient", state: dict):
     """The page loop: upsert each page's records, then checkpoint the cursor that follows them."""
-    cursor = state.get(STATE_CURSOR) or None
-    highest_epoch = state.get(STATE_EPOCH)
+    cursor, highest_epoch = starting_point(state)
     issues = RecordIssues()
     started = monotonic()
     total = 0
@@ -235,6 +234,22 @@ def sync_records(client: "FprClient", state: dict):
     issues.report()
     elapsed = monotonic() - started
     log.info(f"sync finished: {page_count} pages, {total} records, {elapsed:.1f} s")
+
+
+def starting_point(state: dict):
+    """The cursor and highest epoch to start from; values of the wrong type are ignored, with a warning.
+
+    Accepts this connector's state and the lab connector's `{"next_cursor": "..."}`.
+    """
+    cursor = state.get(STATE_CURSOR) or None
+    if cursor is not None and not isinstance(cursor, str):
+        log.warning("the saved next_cursor is not text; starting from the beginning (upserts are idempotent)")
+        cursor = None
+    highest_epoch = state.get(STATE_EPOCH)
+    if highest_epoch is not None and (not isinstance(highest_epoch, int) or isinstance(highest_epoch, bool)):
+        log.warning("the saved last_updated_epoch is not a whole number; it is recomputed from this sync")
+        highest_epoch = None
+    return cursor, highest_epoch
 
 
 def _state(cursor, highest_epoch) -> dict:
@@ -276,7 +291,7 @@ class Paginator:
 
     def __iter__(self):
         cursor = self.start_cursor
-        seen = set()
+        seen = {cursor} if cursor else set()  # every cursor sent in this sync
         restarted = False
         number = 0
         while True:
@@ -292,18 +307,18 @@ class Paginator:
             page = parse_page(body, number)
             last = not page.records or not page.has_more
             if not last:  # checked before the page is loaded: a checkpoint only ever follows a sound page
-                self._check_progress(page, cursor, seen)
+                self._check_progress(page, seen)
             yield page
             if last:
                 return
-            seen.add(page.next_cursor)
             cursor = page.next_cursor
+            seen.add(cursor)
 
     @staticmethod
-    def _check_progress(page: "Page", cursor, seen: set):
+    def _check_progress(page: "Page", seen: set):
         if not page.next_cursor:
             raise FprError(f"page {page.number} says has_more: true but gives no next_cursor; the API cannot be paged")
-        if page.next_cursor in seen or page.next_cursor == cursor:
+        if page.next_cursor in seen:
             raise FprError(f"page {page.number} returned a cursor already seen in this sync: the API is looping")
 
 

@@ -153,3 +153,23 @@ def test_a_page_with_records_but_an_unchanged_cursor_is_a_loop(mocked, project):
     assert not result.ok
     assert "cursor already seen in this sync" in result.output
     assert project.query("SELECT count(*) FROM tester.fpr_records") == [(2,)]
+
+
+def test_a_page_that_returns_the_starting_cursor_later_is_a_loop(mocked, project):
+    serve(mocked, page(1, 2, TOKEN_B), page(3, 2, TOKEN_A))
+
+    result = project.sync(mock_configuration(), state={"next_cursor": TOKEN_A})
+
+    assert not result.ok
+    assert "page 2 returned a cursor already seen in this sync" in result.output
+
+
+def test_a_saved_state_of_the_wrong_types_restarts_safely(mocked, project):
+    serve(mocked, page(1, 2, TOKEN_END, has_more=False))
+
+    result = project.sync(mock_configuration(), state={"next_cursor": 12345, "last_updated_epoch": "yesterday"})
+
+    assert result.ok, result.output
+    assert "cursor" not in parse_qs(urlsplit(mocked.calls[0].request.url).query)
+    assert "the saved next_cursor is not text" in result.output
+    assert result.state == {"next_cursor": TOKEN_END, "last_updated_epoch": 1748797202}
