@@ -8,6 +8,9 @@ replaced with no-ops so a run takes a fraction of a second without internet.
 import contextlib
 import io
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -235,3 +238,28 @@ def sample_record(number, epoch=1748797200):
         "customer_churn_probability": 0.7825001444,
         "last_updated_epoch": epoch + number,
     }
+
+
+def process_project(folder, name, configuration):
+    """A project folder for a run in a separate process: a copy of connector.py, so crash reports see its frames.
+
+    Returns the folder and the path of its configuration file, which is kept outside the folder.
+    """
+    project = folder / name
+    (project / "files").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "connector.py", project / "connector.py")
+    (project / "requirements.txt").write_text("# none\n")
+    configuration_path = folder / f"{name}-configuration.json"
+    configuration_path.write_text(json.dumps(configuration))
+    return project, configuration_path
+
+
+def start_connector_process(project, configuration_path, home, env=None):
+    """Starts tests/connector_process.py on the project; its output is unbuffered, on stdout."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "connector_process.py"), str(project), str(configuration_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})},
+    )

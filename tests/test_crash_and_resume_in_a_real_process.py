@@ -7,15 +7,11 @@ an uninterrupted sync, with no duplicate record_id, and the saved cursor never m
 """
 
 import json
-import os
-import shutil
 import signal
-import subprocess
-import sys
 
 import duckdb
 import pytest
-from conftest import API_KEY, ROOT, checkpoints
+from conftest import API_KEY, checkpoints, process_project, start_connector_process
 
 from fpr_local_api import Dataset, LocalFprApi
 from fpr_local_api.faults import FaultPlan
@@ -33,33 +29,18 @@ def slow_api():
 
 
 def new_project(tmp_path, name, server):
-    project = tmp_path / name
-    (project / "files").mkdir(parents=True)
-    shutil.copy(ROOT / "connector.py", project / "connector.py")
-    (project / "requirements.txt").write_text("# none\n")
-    configuration = tmp_path / f"{name}.json"
-    configuration.write_text(json.dumps({"base_url": server.base_url, "api_key": API_KEY, "page_size": str(PAGE_SIZE)}))
-    return project, configuration
-
-
-def start(project, configuration, tmp_path):
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "connector_process.py"), str(project), str(configuration)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"},
-    )
+    configuration = {"base_url": server.base_url, "api_key": API_KEY, "page_size": str(PAGE_SIZE)}
+    return process_project(tmp_path, name, configuration)
 
 
 def run_to_end(project, configuration, tmp_path):
-    process = start(project, configuration, tmp_path)
+    process = start_connector_process(project, configuration, tmp_path)
     output, _ = process.communicate(timeout=120)
     return process.returncode, output
 
 
 def kill_after_page(project, configuration, tmp_path, page):
-    process = start(project, configuration, tmp_path)
+    process = start_connector_process(project, configuration, tmp_path)
     output = []
     for line in process.stdout:
         output.append(line)

@@ -6,17 +6,14 @@ searches everything the run left behind: its output, the state, crash reports an
 other file of the project folder. The key must not be in the warehouse either.
 """
 
-import json
-import os
 import shutil
 import ssl
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from conftest import ROOT
+from conftest import process_project, start_connector_process
 
 from fpr_local_api import Dataset, LocalFprApi
 from fpr_local_api.faults import FaultPlan
@@ -64,20 +61,11 @@ class ProcessRun:
 
 
 def run_in_process(tmp_path, server, env=None, name="project"):
-    project = tmp_path / name
-    (project / "files").mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "connector.py", project / "connector.py")
-    (project / "requirements.txt").write_text("# none\n")
-    configuration = tmp_path / f"{name}-configuration.json"
-    configuration.write_text(json.dumps({"base_url": server.base_url, "api_key": CANARY_KEY, "page_size": "100"}))
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "connector_process.py"), str(project), str(configuration)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HOME": str(tmp_path), **(env or {})},
-    )
-    return ProcessRun(project, completed.returncode, completed.stdout + completed.stderr)
+    configuration = {"base_url": server.base_url, "api_key": CANARY_KEY, "page_size": "100"}
+    project, configuration_path = process_project(tmp_path, name, configuration)
+    process = start_connector_process(project, configuration_path, tmp_path, env)
+    output, _ = process.communicate(timeout=120)
+    return ProcessRun(project, process.returncode, output)
 
 
 def canary_api(faults=None, end_style="newer"):
