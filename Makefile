@@ -14,11 +14,12 @@ DESTINATION ?=
 CONNECTION ?=
 CONFIGURATION ?= configuration.json
 
-.PHONY: help install sync sync-changes api query test lint format benchmark package deploy reset clean
+.PHONY: help install sync sync-changes app api query test lint format benchmark package deploy reset clean
 
 help:
 	@echo "make sync          start the local FPR API, sync it into files/warehouse.db, show what landed"
 	@echo "make sync-changes  the same with 5 records inserted and 10 updated: an incremental sync"
+	@echo "make app           open FinMatch on the warehouse make sync wrote (http://127.0.0.1:8501)"
 	@echo "make test          run the test suite"
 	@echo "make lint          ruff check and format check"
 	@echo "make format        apply ruff formatting and safe fixes"
@@ -30,9 +31,9 @@ help:
 	@echo "make reset         forget the local warehouse and state (files/)"
 	@echo "make clean         remove the virtualenv, build output and caches"
 
-$(INSTALLED): requirements-dev.txt
+$(INSTALLED): requirements-dev.txt app/requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 install: $(INSTALLED)
@@ -42,6 +43,11 @@ sync: $(INSTALLED)
 
 sync-changes: $(INSTALLED)
 	PATH="$(abspath $(BIN)):$$PATH" $(PY) tools/local_sync.py --insert 5 --update 10
+
+app: $(INSTALLED)
+	@test -f files/warehouse.db || { echo "No files/warehouse.db yet: run 'make sync' first."; exit 2; }
+	$(BIN)/streamlit run app/streamlit_app.py --server.address 127.0.0.1 --server.port 8501 \
+		--server.headless true --browser.gatherUsageStats false
 
 api: $(INSTALLED)
 	$(PY) -m fpr_local_api

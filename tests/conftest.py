@@ -19,7 +19,8 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+APP_DIR = ROOT / "app"
+sys.path[:0] = [str(ROOT), str(APP_DIR)]  # the connector and FinMatch's modules, as their own runners see them
 
 import connector as fpr_connector  # noqa: E402
 from fpr_local_api import Dataset, LocalFprApi  # noqa: E402
@@ -263,3 +264,34 @@ def start_connector_process(project, configuration_path, home, env=None):
         text=True,
         env={**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+
+
+SOFT_DELETED = 3
+
+
+@pytest.fixture(scope="session")
+def finmatch_warehouse(tmp_path_factory, offline_sdk):
+    """A warehouse written by the real connector from the local API, with a few rows soft-deleted."""
+    folder = tmp_path_factory.mktemp("finmatch")
+    with LocalFprApi(Dataset(size=750, seed=21), api_key=API_KEY) as server:
+        result = Project(folder / "project").sync(configuration_for(server))
+    assert result.ok, result.output
+    warehouse = folder / "project" / "files" / "warehouse.db"
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute(
+            "UPDATE tester.fpr_records SET _fivetran_deleted = TRUE WHERE record_id IN "
+            f"(SELECT record_id FROM tester.fpr_records ORDER BY record_id LIMIT {SOFT_DELETED})"
+        )
+    return warehouse
+
+
+@pytest.fixture
+def app_on(monkeypatch):
+    """Points FinMatch at a warehouse and returns an AppTest of it."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(warehouse):
+        monkeypatch.setenv("FINMATCH_WAREHOUSE", str(warehouse))
+        return AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
+
+    return make
