@@ -272,7 +272,7 @@ def _max_epoch(current, candidate):
 class Page:
     number: int
     records: list = field(repr=False)  # records hold personal data: keep them out of reprs and crash reports
-    next_cursor: str = field(default=None, repr=False)
+    next_cursor: str = None
     has_more: bool = False
 
 
@@ -348,6 +348,18 @@ def parse_page(body, number: int) -> Page:
 # --------------------------------------------------------------------------- HTTP client
 
 
+# What a connection failure is called in messages: urllib3's class names, in words.
+_CONNECTION_PROBLEMS = {
+    "NameResolutionError": "host name not found",
+    "NewConnectionError": "connection refused",
+    "ConnectTimeoutError": "connect timed out",
+    "ReadTimeoutError": "timed out",
+    "ProtocolError": "connection dropped",
+    "RemoteDisconnected": "connection dropped",
+    "ConnectionResetError": "connection reset",
+}
+
+
 class PatientRetry(Retry):
     """urllib3's Retry with full jitter, a capped Retry-After, a total wait budget and a log line per retry."""
 
@@ -378,7 +390,12 @@ class PatientRetry(Retry):
 
     def sleep(self, response=None):
         last = self.history[-1] if self.history else None
-        reason = f"HTTP {last.status}" if last and last.status else type(last.error).__name__ if last else "error"
+        if last is None:
+            reason = "error"
+        elif last.status:
+            reason = f"HTTP {last.status}"
+        else:
+            reason = _CONNECTION_PROBLEMS.get(type(last.error).__name__, type(last.error).__name__)
         retries = f"{len(self.history)} of {self.total + len(self.history)}"
         log.warning(f"request failed ({reason}); retry {retries} in {self.planned_wait:.1f} s")
         pause(self.planned_wait)
@@ -514,15 +531,6 @@ def _cause(error: requests.RequestException) -> str:
     if isinstance(error, requests.exceptions.SSLError):
         return "TLS certificate or handshake failed"
     return _CONNECTION_PROBLEMS.get(type(reason).__name__, type(reason).__name__)
-
-
-_CONNECTION_PROBLEMS = {
-    "NameResolutionError": "host name not found",
-    "NewConnectionError": "connection refused",
-    "ProtocolError": "connection dropped",
-    "RemoteDisconnected": "connection dropped",
-    "ConnectionResetError": "connection reset",
-}
 
 
 # --------------------------------------------------------------------------- records

@@ -44,7 +44,7 @@ def test_each_retry_is_logged_with_its_reason_and_wait(make_api, project, no_bac
     assert result.ok, result.output
     assert result.output.count("request failed (HTTP 503); retry 1 of 5 in") == 1
     assert "request failed (HTTP 503); retry 2 of 5 in" in result.output
-    assert "request failed (ProtocolError); retry 1 of 5 in" in result.output
+    assert "request failed (connection dropped); retry 1 of 5 in" in result.output
     assert len(no_backoff_sleep) == 3
 
 
@@ -153,3 +153,28 @@ def test_random_faults_at_a_30_percent_rate_still_load_exactly_the_served_table(
     assert result.ok, result.output
     assert len(plan.applied) >= 3
     assert synced_table(project) == served_records(server)
+
+
+def test_a_connect_timeout_is_retried_then_reported(project, monkeypatch, no_backoff_sleep):
+    """A listener whose accept queue is full never answers the handshake: every connect times out."""
+    import socket
+
+    monkeypatch.setattr(fpr_connector, "CONNECT_TIMEOUT_SECONDS", 0.2)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+
+        result = project.sync({"base_url": f"http://127.0.0.1:{port}", "api_key": "k", "page_size": "100"})
+
+        for filler in fillers:
+            filler.close()
+
+    assert not result.ok
+    assert "request failed (connect timed out); retry 1 of 5" in result.output
+    assert f"page 1: could not reach 127.0.0.1:{port} (timed out) after 6 attempts" in result.output
+    assert len(no_backoff_sleep) == 5
