@@ -4,7 +4,7 @@ Runs locally on the warehouse `make sync` writes (`make app`) and unchanged as S
 Snowflake, on FPR_RECORDS. Every figure is computed by SQL over the whole table.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import altair as alt
 import streamlit as st
@@ -98,7 +98,7 @@ def overview(data, filters, kpis, anchor):
             )
     freshness = data.freshness()
     latest = freshness["latest_epoch"]
-    latest_text = datetime.fromtimestamp(latest, UTC).strftime("%Y-%m-%d %H:%M UTC") if latest else "n/a"
+    latest_text = datetime.fromtimestamp(latest, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if latest else "n/a"
     synced = (freshness["last_synced"] or "n/a")[:19]
     st.caption(f"Data freshness: latest change {latest_text} · last synced {synced} UTC")
 
@@ -213,7 +213,7 @@ def insights_view(data, filters):
                 sections[focus] = computed_insight(focus, stats)
         history.append(
             {
-                "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "source": f"Snowflake Cortex ({model})" if model else "computed by FinMatch",
                 "filters": repr(filters),
                 "sections": sections,
