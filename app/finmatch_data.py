@@ -321,27 +321,32 @@ class FprData:
             "declined": _integer(row["declined"]) or 0,
         }
 
-    def explore(self, filters, search="", page=1, page_size=25):
-        """One page of matching records and the number that match, newest change first."""
-        condition, params = "", []
-        if search.strip():
-            term = f"%{search.strip()}%"
-            condition = (
-                " AND (customer_id ILIKE ? OR customer_name ILIKE ? OR customer_email ILIKE ? "
-                "OR product_id ILIKE ? OR product_name ILIKE ?)"
-            )
-            params = [term] * 5
-        total = int(
-            self._run(f"SELECT count(*) AS n FROM {{table}} WHERE {{where}}{condition}", filters, params)["n"][0]
+    @staticmethod
+    def _search(search):
+        if not search.strip():
+            return "", []
+        condition = (
+            " AND (customer_id ILIKE ? OR customer_name ILIKE ? OR customer_email ILIKE ? "
+            "OR product_id ILIKE ? OR product_name ILIKE ?)"
         )
+        return condition, [f"%{search.strip()}%"] * 5
+
+    def match_count(self, filters, search=""):
+        """How many records match the filters and the search (customer or product id, name or email)."""
+        condition, params = self._search(search)
+        counted = self._run(f"SELECT count(*) AS n FROM {{table}} WHERE {{where}}{condition}", filters, params)
+        return int(counted["n"][0])
+
+    def explore(self, filters, search="", page=1, page_size=25):
+        """One page of the matching records, most recently changed first."""
+        condition, params = self._search(search)
         offset = (max(int(page), 1) - 1) * int(page_size)
-        frame = self._run(
+        return self._run(
             f"SELECT * EXCLUDE (_fivetran_synced, _fivetran_deleted) FROM {{table}} WHERE {{where}}{condition} "
             f"ORDER BY last_updated_epoch DESC, record_id LIMIT {int(page_size)} OFFSET {offset}",
             filters,
             params,
         )
-        return frame, total
 
     def complete(self, model, prompt):
         """Snowflake Cortex text completion (Snowflake only)."""

@@ -246,10 +246,10 @@ def explorer(data, filters, show_personal):
     st.subheader("Data explorer")
     search = st.text_input("Search customer or product (id, name or email)")
     page_size = st.selectbox("Rows per page", [25, 50, 100])
-    frame, total = data.explore(filters, search, 1, 1)
+    total = data.match_count(filters, search)
     pages = max((total + page_size - 1) // page_size, 1)
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
-    frame, total = data.explore(filters, search, page, page_size)
+    frame = data.explore(filters, search, page, page_size)
     columns = st.multiselect("Columns", list(frame.columns), default=EXPLORER_DEFAULT_COLUMNS)
     if total == 0:
         st.info("No records match the search and filters.")
