@@ -18,7 +18,6 @@ WAREHOUSE_ENV = "FINMATCH_WAREHOUSE"
 NOT_DELETED = "COALESCE(_fivetran_deleted, FALSE) = FALSE"
 NOT_YET_ACCEPTED = ("Pending", "In Progress")
 AFFINITY_BANDS = ("Low", "Medium-Low", "Medium-High", "High")
-PERSONAL_COLUMNS = ("customer_name", "customer_email")
 
 # The action score: churn risk weighs most (a customer about to leave), then how much the
 # customer likes the product, then how strongly it was recommended. Only recommendations
@@ -39,7 +38,6 @@ class DuckDBBackend:
 
     def __init__(self, path):
         self.path = Path(path)
-        self.source_id = f"duckdb:{self.path.resolve()}"
 
     def query(self, sql, params=()):
         import duckdb
@@ -69,7 +67,6 @@ class SnowparkBackend:
     table = "FPR_RECORDS"
     name = "Snowflake"
     has_cortex = True
-    source_id = "snowflake"
 
     def __init__(self, session):
         self.session = session
@@ -145,12 +142,6 @@ class Filters:
             clauses.append("product_recommendation_date <= CAST(? AS DATE)")
             params.append(self.date_to.isoformat())
         return " AND ".join(clauses), params
-
-    @property
-    def active(self):
-        return bool(
-            self.segments or self.product_types or self.stages or self.statuses or self.date_from or self.date_to
-        )
 
 
 KPI_SQL = """
