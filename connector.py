@@ -6,28 +6,36 @@ the end of a sync is where the next sync starts, so later syncs receive only rec
 inserted or changed since. The state is checkpointed after every page, so a sync
 that dies resumes at the last page it finished.
 
-See README.md for configuration, local runs and deployment.
+The story of a sync, top to bottom: configuration, schema(), update(), the page loop
+and its checkpoints, the paginator (which fetches the next page while the current one
+is written), the HTTP client with its retry policy, the HTTP exchange with its request
+deadline and body cap, and the record normaliser. See README.md for configuration,
+local runs and deployment.
 """
 
+import base64
+import http.client
 import json
-import logging
 import math
 import random
 import re
+import select
+import socket
+import ssl
+import threading
+import unicodedata
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from email.utils import parsedate_to_datetime
 from ipaddress import ip_address
-from time import monotonic
-from time import sleep as pause
-from urllib.parse import urlsplit
+from time import monotonic, time
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
-import requests
 from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
 from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
-from urllib3.util.retry import Retry
 
 TABLE = "fpr_records"
 PRIMARY_KEY = "record_id"
@@ -69,22 +77,33 @@ COLUMNS = {
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 200
-CONNECT_TIMEOUT_SECONDS = 10
-READ_TIMEOUT_SECONDS = 60
+
+# Limits on one request. A hostile or broken server can neither hold a sync nor fill its memory.
+CONNECT_TIMEOUT_SECONDS = 10  # to open the connection (and the TLS handshake)
+READ_TIMEOUT_SECONDS = 60  # silence allowed between two bytes of the answer
+REQUEST_DEADLINE_SECONDS = 120  # connect to last byte, however slowly the bytes trickle in
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # of decoded body; a 200-record page is about 250 KB
+MAX_JSON_VALUES = 2_000_000  # separators in one body; bounds the memory its parsing can take
+READ_CHUNK_BYTES = 64 * 1024
+ERROR_BODY_BYTES = 64 * 1024  # of an error answer: enough for its message
 
 # Retry policy for one request. Waits use exponential backoff with full jitter;
 # a server's Retry-After is honoured up to a cap. Whatever happens, one request
 # waits at most WAIT_BUDGET_SECONDS in total before the sync gives up on it.
 MAX_ATTEMPTS = 6
+HTML_ATTEMPTS = 2  # an HTML page is more often a login page or a wrong base_url than a passing fault
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
 RETRY_AFTER_CAP_SECONDS = 120.0
 WAIT_BUDGET_SECONDS = 300.0
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 SETUP_TEST_ATTEMPTS = 2  # the setup form should answer in seconds
+SETUP_TEST_DEADLINE_SECONDS = 30
 
-# urllib3 would also announce each retry, on stderr, with the request's URL; the connector logs its own line.
-logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+# Fields the schema does not declare still land, as new columns, within these bounds.
+MAX_EXTRA_COLUMNS = 100  # distinct undeclared field names taken per sync
+MAX_FIELD_NAME_LENGTH = 255  # Snowflake's limit for a column name
+RESERVED_PREFIX = "fivetran"  # _fivetran_synced, _fivetran_deleted... belong to Fivetran
 
 STATE_CURSOR = "next_cursor"
 STATE_EPOCH = "last_updated_epoch"
@@ -98,8 +117,30 @@ class FprError(Exception):
     """A failure whose message says what went wrong and what to do; it never holds the API key."""
 
 
+class ConfigurationError(FprError, ValueError):
+    """The configuration cannot work; the message names the key, never its value."""
+
+
 class CursorRejected(FprError):
     """The server no longer accepts the cursor (expired or invalid)."""
+
+
+class TransientError(Exception):
+    """One attempt failed in a way that trying again may fix.
+
+    Args:
+        reason: what happened, in words, for the retry log ("HTTP 503", "connection dropped").
+        kind: "status", "connection", "deadline", "body" or "html": how the final message reads.
+        retry_after: seconds the server asked to wait, if it did.
+        attempts: how many attempts this kind of failure deserves.
+    """
+
+    def __init__(self, reason, kind, retry_after=None, attempts=MAX_ATTEMPTS):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+        self.retry_after = retry_after
+        self.attempts = attempts
 
 
 # --------------------------------------------------------------------------- configuration
@@ -120,13 +161,15 @@ def validate_configuration(configuration: dict) -> Settings:
     Returns:
         Settings with a base URL without trailing slash and an integer page size.
     Raises:
-        ValueError: naming the key and what is wrong with it (never the key's value).
+        ConfigurationError (a ValueError): naming the key and what is wrong with it, never the key's value.
     """
     api_key = configuration.get("api_key")
     if not isinstance(api_key, str) or not api_key.strip():
-        raise ValueError("configuration 'api_key' is required: set it to your FPR API key")
+        raise ConfigurationError("configuration 'api_key' is required: set it to your FPR API key")
     if api_key != api_key.strip() or any(ch in api_key for ch in "\r\n"):
-        raise ValueError("configuration 'api_key' has leading/trailing spaces or line breaks: paste the key alone")
+        raise ConfigurationError(
+            "configuration 'api_key' has leading/trailing spaces or line breaks: paste the key alone"
+        )
     base_url = _validate_base_url(configuration.get("base_url"))
     page_size = _validate_page_size(configuration.get("page_size"))
     return Settings(base_url=base_url, api_key=api_key, page_size=page_size)
@@ -134,15 +177,19 @@ def validate_configuration(configuration: dict) -> Settings:
 
 def _validate_base_url(value) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("configuration 'base_url' is required, e.g. https://fpr.example.com")
+        raise ConfigurationError("configuration 'base_url' is required, e.g. https://fpr.example.com")
     url = value.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("configuration 'base_url' must be an http(s) URL such as https://fpr.example.com")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValueError("configuration 'base_url' must not carry credentials, a query or a fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(
+    try:
+        parts = urlsplit(url)
+        hostname, _ = parts.hostname, parts.port  # a port that is not a number raises here
+    except ValueError:
+        hostname = None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ConfigurationError("configuration 'base_url' must be an http(s) URL such as https://fpr.example.com")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError("configuration 'base_url' must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not _is_loopback(hostname):
+        raise ConfigurationError(
             "configuration 'base_url' uses plain http to a remote host, which would send the API key "
             "unencrypted: use https (plain http is allowed only for localhost)"
         )
@@ -163,7 +210,9 @@ def _validate_page_size(value) -> int:
         return DEFAULT_PAGE_SIZE
     text = str(value).strip()
     if not re.fullmatch(r"\d+", text) or not 1 <= int(text) <= MAX_PAGE_SIZE:
-        raise ValueError(f"configuration 'page_size' must be a whole number from 1 to {MAX_PAGE_SIZE} (default 100)")
+        raise ConfigurationError(
+            f"configuration 'page_size' must be a whole number from 1 to {MAX_PAGE_SIZE} (default 100)"
+        )
     return int(text)
 
 
@@ -184,21 +233,32 @@ def update(configuration: dict, state: dict):
     Raises:
         FprError: the sync cannot go on; rows up to the last checkpoint are kept.
     """
-    settings = validate_configuration(configuration)
-    failure = None
+    failure = run_sync(configuration, state)
+    if failure is not None:
+        # Raised here, without the inner traceback: deeper frames hold records, responses
+        # and configuration values, which the SDK would print into crash reports.
+        raise failure
+
+
+def run_sync(configuration: dict, state: dict):
+    """Runs one sync; returns None, or the FprError that stopped it, its message scrubbed of secrets."""
+    secrets = _configured_secrets(configuration)
     try:
+        settings = validate_configuration(configuration)
         with FprClient(settings) as client:
             sync_records(client, state)
+        return None
     except FprError as error:
-        failure = error
+        return FprError(mask_secrets(str(error), secrets))
     except Exception as error:  # an unexpected bug: keep its location, drop its message (it may hold data)
-        failure = FprError(
+        return FprError(
             f"unexpected {type(error).__name__} at {_where(error)}; the sync stopped at its last checkpoint"
         )
-    if failure is not None:
-        # Raised without the inner traceback: its frames hold records and responses,
-        # which the SDK would print into crash reports.
-        raise failure.with_traceback(None) from None
+
+
+def _configured_secrets(configuration) -> tuple:
+    api_key = configuration.get("api_key") if isinstance(configuration, dict) else None
+    return (api_key,) if isinstance(api_key, str) else ()
 
 
 def _where(error: BaseException) -> str:
@@ -208,29 +268,31 @@ def _where(error: BaseException) -> str:
     if frame is None:
         return "unknown location"
     code = frame.tb_frame.f_code
-    return f"{code.co_filename.rsplit('/', 1)[-1]}:{frame.tb_lineno} in {code.co_name}()"
+    return f"{code.co_filename.replace(chr(92), '/').rsplit('/', 1)[-1]}:{frame.tb_lineno} in {code.co_name}()"
 
 
 def sync_records(client: "FprClient", state: dict):
-    """The page loop: upsert each page's records, then checkpoint the cursor that follows them."""
+    """The page loop: upsert each page's rows, then checkpoint the cursor that follows them."""
     cursor, highest_epoch = starting_point(state)
     issues = RecordIssues()
     started = monotonic()
     total = 0
     page_count = 0
     log.info(f"sync starting {'from the saved cursor' if cursor else 'from the beginning (full sync)'}")
-    for page in Paginator(client, cursor):
-        for raw in page.records:
-            row = normalise_record(raw, issues)
-            if row is not None:
-                op.upsert(TABLE, row)
-                highest_epoch = _max_epoch(highest_epoch, row.get(STATE_EPOCH))
+    for page in Paginator(client, cursor, RecordNormaliser(issues)):
+        for row in page.rows:
+            # The 'upsert' operation inserts the row into fpr_records or replaces the row with the
+            # same record_id: a page read again after a crash or a cursor restart cannot duplicate rows.
+            op.upsert(TABLE, row)
+        highest_epoch = _max_epoch(highest_epoch, page.highest_epoch)
         page_count += 1
-        total += len(page.records)
+        total += page.size
         if page.next_cursor:  # a null cursor never replaces a good one
             cursor = page.next_cursor
+        # Save the progress by checkpointing the state: it commits this page's rows and the cursor
+        # that follows them in one step, so a sync that dies after it resumes at the next page.
         op.checkpoint(_state(cursor, highest_epoch))
-        log.info(f"page {page.number}: {len(page.records)} records, {total} in total")
+        log.info(f"page {page.number}: {page.size} records, {total} in total")
     issues.report()
     elapsed = monotonic() - started
     log.info(f"sync finished: {page_count} pages, {total} records, {elapsed:.1f} s")
@@ -274,52 +336,112 @@ class Page:
     records: list = field(repr=False)  # records hold personal data: keep them out of reprs and crash reports
     next_cursor: str = None
     has_more: bool = False
+    rows: list = field(default=None, repr=False)  # the records as rows for the destination, once prepared
+    highest_epoch: int = None  # the highest last_updated_epoch among the rows
+
+    @property
+    def size(self) -> int:
+        return len(self.records)
 
 
 class Paginator:
-    """Walks the cursor chain from `cursor` to the end of the data.
+    """Walks the cursor chain from `cursor` to the end of the data, one page ahead.
+
+    While the caller writes page n, page n+1 is fetched, parsed and turned into rows in a
+    background thread: the network, the connector's own work and the destination's writes
+    overlap. The caller receives pages in order, each after the checks below, and an error
+    fetching a page surfaces when that page is due.
 
     Handles both end-of-data styles: a final empty page with has_more false and a
     cursor (newer service), and a last page whose next_cursor is null (older one).
     A cursor the server rejects restarts the read once from the beginning; a
     cursor seen twice, or has_more true without a cursor, fails the sync.
+
+    Args:
+        client: fetches one page.
+        cursor: where to start; None reads from the beginning.
+        normalise: turns a record into a row, or None to skip it.
     """
 
-    def __init__(self, client: "FprClient", cursor: str = None):
+    def __init__(self, client: "FprClient", cursor: str = None, normalise=None):
         self.client = client
         self.start_cursor = cursor
+        self.normalise = normalise
 
     def __iter__(self):
         cursor = self.start_cursor
         seen = {cursor} if cursor else set()  # every cursor sent in this sync
         restarted = False
-        number = 0
-        while True:
-            number += 1
-            try:
-                body = self.client.get_page(cursor, number)
-            except CursorRejected as error:
-                if restarted or cursor is None:
-                    raise FprError(f"{error}, even when reading from the beginning; stopping") from None
-                op.warning(f"{error}: reading again from the beginning (records already loaded are upserted again)")
-                cursor, seen, restarted = None, set(), True
-                continue
-            page = parse_page(body, number)
-            last = not page.records or not page.has_more
-            if not last:  # checked before the page is loaded: a checkpoint only ever follows a sound page
-                self._check_progress(page, seen)
-            yield page
-            if last:
-                return
-            cursor = page.next_cursor
-            seen.add(cursor)
+        number = 1
+        with PageFetcher(self._next_page, self.client.abort) as fetcher:
+            fetcher.fetch(cursor, number)
+            while True:
+                try:
+                    page = fetcher.result()
+                except CursorRejected as error:
+                    if restarted or cursor is None:
+                        raise FprError(f"{error}, even when reading from the beginning; stopping") from None
+                    op.warning(f"{error}: reading again from the beginning (records already loaded are upserted again)")
+                    cursor, seen, restarted, number = None, set(), True, number + 1
+                    fetcher.fetch(cursor, number)
+                    continue
+                last = not page.records or not page.has_more
+                if not last:  # checked before the page is loaded: a checkpoint only ever follows a sound page
+                    self._check_progress(page, seen)
+                    cursor = page.next_cursor
+                    seen.add(cursor)
+                    fetcher.fetch(cursor, number + 1)
+                yield page
+                if last:
+                    return
+                number += 1
+
+    def _next_page(self, cursor, number: int) -> Page:
+        """Fetches, parses and prepares one page (in the background thread)."""
+        page = parse_page(self.client.get_page(cursor, number), number)
+        if self.normalise is not None:
+            page.rows = [row for row in map(self.normalise, page.records) if row is not None]
+            epochs = (row[STATE_EPOCH] for row in page.rows if row.get(STATE_EPOCH) is not None)
+            page.highest_epoch = max(epochs, default=None)
+        return page
 
     @staticmethod
-    def _check_progress(page: "Page", seen: set):
+    def _check_progress(page: Page, seen: set):
         if not page.next_cursor:
             raise FprError(f"page {page.number} says has_more: true but gives no next_cursor; the API cannot be paged")
         if page.next_cursor in seen:
             raise FprError(f"page {page.number} returned a cursor already seen in this sync: the API is looping")
+
+
+class PageFetcher:
+    """Fetches at most one page ahead, in one background thread that ends with the sync.
+
+    Args:
+        fetch_page: (cursor, page number) -> Page; runs in the background thread.
+        abort: ends a fetch in progress; called when the sync stops before it is needed.
+    """
+
+    def __init__(self, fetch_page, abort):
+        self.fetch_page = fetch_page
+        self.abort = abort
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpr-fetch")
+        self._pending = None
+
+    def fetch(self, cursor, number: int):
+        self._pending = self._executor.submit(self.fetch_page, cursor, number)
+
+    def result(self) -> Page:
+        """The page asked for last; raises what fetching it raised."""
+        pending, self._pending = self._pending, None
+        return pending.result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._pending is not None and not self._pending.done():
+            self.abort()  # the sync is stopping: end the request in flight and any wait
+        self._executor.shutdown(wait=True)
 
 
 def parse_page(body, number: int) -> Page:
@@ -339,70 +461,29 @@ def parse_page(body, number: int) -> Page:
     next_cursor = body.get("next_cursor")
     if next_cursor is not None and not isinstance(next_cursor, str):
         raise FprError(f"page {number}: next_cursor is a {type(next_cursor).__name__}, not a string")
-    has_more = body.get("has_more")
+    has_more = _has_more(body.get("has_more"), number)
     if has_more is None:  # older service: the cursor alone says whether there is more
         has_more = bool(next_cursor)
-    return Page(number=number, records=records, next_cursor=next_cursor, has_more=bool(has_more))
+    return Page(number=number, records=records, next_cursor=next_cursor or None, has_more=has_more)
+
+
+def _has_more(value, number: int):
+    """has_more as a bool, or None when absent; "true"/"false" as text and 1/0 are read as what they say."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise FprError(f"page {number}: has_more is a {type(value).__name__} that is neither true nor false")
 
 
 # --------------------------------------------------------------------------- HTTP client
 
 
-# What a connection failure is called in messages: urllib3's class names, in words.
-_CONNECTION_PROBLEMS = {
-    "NameResolutionError": "host name not found",
-    "NewConnectionError": "connection refused",
-    "ConnectTimeoutError": "connect timed out",
-    "ReadTimeoutError": "timed out",
-    "ProtocolError": "connection dropped",
-    "RemoteDisconnected": "connection dropped",
-    "ConnectionResetError": "connection reset",
-}
-
-
-class PatientRetry(Retry):
-    """urllib3's Retry with full jitter, a capped Retry-After, a total wait budget and a log line per retry."""
-
-    def __init__(self, *args, waited: float = 0.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.waited = waited
-        self.planned_wait = 0.0
-
-    def new(self, **kw):
-        retry = super().new(**kw)
-        retry.waited = self.waited
-        return retry
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        wait = retry.next_wait(response)
-        if retry.waited + wait > WAIT_BUDGET_SECONDS:
-            raise MaxRetryError(_pool, url, reason=error or _status_reason(response))
-        retry.planned_wait = wait
-        retry.waited += wait
-        return retry
-
-    def next_wait(self, response) -> float:
-        retry_after = self.get_retry_after(response) if response is not None else None
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), RETRY_AFTER_CAP_SECONDS)
-        return backoff_wait(len(self.history))
-
-    def sleep(self, response=None):
-        last = self.history[-1] if self.history else None
-        if last is None:
-            reason = "error"
-        elif last.status:
-            reason = f"HTTP {last.status}"
-        else:
-            reason = _CONNECTION_PROBLEMS.get(type(last.error).__name__, type(last.error).__name__)
-        retries = f"{len(self.history)} of {self.total + len(self.history)}"
-        log.warning(f"request failed ({reason}); retry {retries} in {self.planned_wait:.1f} s")
-        pause(self.planned_wait)
-
-
-def _status_reason(response):
-    return None if response is None else f"HTTP {response.status}"
+def pause(seconds: float, stop: threading.Event):
+    """Waits before a retry; returns early when the sync is stopping."""
+    stop.wait(seconds)
 
 
 def backoff_wait(retry_number: int) -> float:
@@ -411,43 +492,56 @@ def backoff_wait(retry_number: int) -> float:
     return random.uniform(0, ceiling)
 
 
-def build_session(settings: Settings, attempts: int = MAX_ATTEMPTS) -> requests.Session:
-    """A session that retries connection errors, timeouts, 408, 429 and 5xx on GET, and never follows redirects."""
-    retry = PatientRetry(
-        total=attempts - 1,
-        connect=attempts - 1,
-        read=attempts - 1,
-        status=attempts - 1,
-        other=0,
-        redirect=0,
-        allowed_methods=frozenset(["GET"]),
-        status_forcelist=RETRY_STATUSES,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-        raise_on_redirect=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers.update({"x-api-key": settings.api_key, "Accept": "application/json"})
-    return session
+def retry_after_seconds(value, now=None):
+    """A Retry-After header in seconds, from its seconds or HTTP-date form; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return max(moment.timestamp() - (time() if now is None else now), 0.0)
 
 
 class FprClient:
-    """Fetches /fpr_data pages, retrying what is transient and explaining what is not."""
+    """Fetches /fpr_data pages, retrying what is transient and explaining what is not.
 
-    def __init__(self, settings: Settings, attempts: int = MAX_ATTEMPTS):
+    Args:
+        settings: the validated configuration.
+        attempts: attempts per request, the first included.
+        deadline: seconds one attempt may take, connect to last byte.
+    """
+
+    def __init__(self, settings: Settings, attempts: int = MAX_ATTEMPTS, deadline: float = None):
         self.settings = settings
         self.attempts = attempts
+        self.deadline = REQUEST_DEADLINE_SECONDS if deadline is None else deadline
         self.url = settings.base_url + ENDPOINT
-        self.session = build_session(settings, attempts)
+        self.connection = HttpConnection(settings.base_url)
+        self.headers = {
+            "x-api-key": settings.api_key,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": "fpr-fivetran-connector",
+        }
+        self._stop = threading.Event()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.session.close()
+        self.abort()  # nothing outlives the sync: no request in flight, no wait
+        self.connection.close()
+
+    def abort(self):
+        """Ends the request in flight and any wait between retries; called from another thread."""
+        self._stop.set()
+        self.connection.abort()
 
     def get_page(self, cursor, number: int, page_size: int = None) -> object:
         """Returns the decoded JSON body of one page.
@@ -459,78 +553,459 @@ class FprClient:
         params = {"page_size": page_size or self.settings.page_size}
         if cursor:
             params["cursor"] = cursor
-        # A 200 whose body is cut short or is not JSON is invisible to urllib3's
-        # Retry: it is retried here, with the same backoff.
+        target = urlsplit(self.url).path + "?" + urlencode(params)
+        waited = 0.0
         for attempt in range(1, self.attempts + 1):
-            response = self._send(params, number)
+            if self._stop.is_set():
+                raise FprError(f"page {number}: the sync is stopping")
             try:
-                return json.loads(response.content)
-            except (ValueError, requests.RequestException) as error:
-                problem = "was not JSON" if isinstance(error, ValueError) else "was cut short"
-                if attempt == self.attempts:
-                    raise FprError(f"page {number}: the response body {problem} in {self.attempts} attempts") from None
-                wait = backoff_wait(attempt)
-                retries = f"{attempt} of {self.attempts - 1}"
-                log.warning(f"page {number}: the response body {problem}; retry {retries} in {wait:.1f} s")
-                pause(wait)
-            finally:
-                response.close()
+                return self._attempt(target, number, cursor is not None)
+            except TransientError as problem:
+                if self._stop.is_set():
+                    raise FprError(f"page {number}: the sync is stopping") from None
+                allowed = min(self.attempts, problem.attempts)
+                wait = self._wait_before_retry(attempt, problem)
+                if attempt >= allowed or waited + wait > WAIT_BUDGET_SECONDS:
+                    raise FprError(self._gave_up(problem, number, attempt)) from None
+                waited += wait
+                log.warning(
+                    f"page {number}: request failed ({problem.reason}); "
+                    f"retry {attempt} of {allowed - 1} in {wait:.1f} s"
+                )
+                pause(wait, self._stop)
 
-    def _send(self, params: dict, number: int) -> requests.Response:
-        try:
-            response = self.session.get(
-                self.url,
-                params=params,
-                timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.RequestException as error:
-            raise FprError(
-                f"page {number}: could not reach {urlsplit(self.url).netloc} ({_cause(error)}) after {self.attempts} "
-                "attempts; check base_url and the network, then rerun (the sync resumes at its last checkpoint)"
-            ) from None
-        if response.status_code != 200:
-            self._raise_for_status(response, number)
-        return response
+    def _attempt(self, target: str, number: int, cursor_sent: bool):
+        reply = self.connection.get(target, self.headers, self.deadline, MAX_RESPONSE_BYTES)
+        if reply.status == 200:
+            return decode_json(reply, number)
+        raise self._status_error(reply, number, cursor_sent)
 
-    def _raise_for_status(self, response: requests.Response, number: int):
-        status = response.status_code
-        said = self._server_said(response)
-        response.close()
+    @staticmethod
+    def _wait_before_retry(attempt: int, problem: TransientError) -> float:
+        if problem.retry_after is not None:
+            return min(problem.retry_after, RETRY_AFTER_CAP_SECONDS)
+        return backoff_wait(attempt)
+
+    def _status_error(self, reply: "Reply", number: int, cursor_sent: bool) -> Exception:
+        """The exception an answer other than 200 calls for: transient, or what to fix."""
+        status = reply.status
+        if status in RETRY_STATUSES:
+            return TransientError(f"HTTP {status}", "status", retry_after_seconds(reply.retry_after))
         if status in (401, 403):
-            raise FprError(f"page {number}: the API key was rejected (HTTP {status}): check 'api_key'")
+            return FprError(f"page {number}: the API key was rejected (HTTP {status}): check 'api_key'")
         if status == 404:
-            raise FprError(f"page {number}: no FPR API at {self.url} (HTTP 404): check 'base_url'")
-        if status in (400, 410) and "cursor" in said.lower():
-            raise CursorRejected(f"page {number}: the server no longer accepts the saved cursor (HTTP {status})")
+            return FprError(f"page {number}: no FPR API at {self.url} (HTTP 404): check 'base_url'")
+        if status in (400, 410) and cursor_sent and b"cursor" in reply.body.lower():
+            return CursorRejected(f"page {number}: the server no longer accepts the saved cursor (HTTP {status})")
         if 300 <= status < 400:
-            raise FprError(
+            return FprError(
                 f"page {number}: the API answered with a redirect (HTTP {status}), which is not followed so that "
                 "the key is not sent elsewhere: set 'base_url' to the final address"
             )
-        if status in RETRY_STATUSES:
-            raise FprError(f"page {number}: still HTTP {status} after {self.attempts} attempts; try again later")
-        raise FprError(f"page {number}: the API answered HTTP {status}: {said or 'no details'}")
+        code = server_error_code(reply)
+        return FprError(
+            f"page {number}: the API answered HTTP {status} ({f'error code {code}' if code else 'no error code'}); "
+            "its message is not shown, as it may quote personal data"
+        )
 
-    def _server_said(self, response: requests.Response) -> str:
+    def _gave_up(self, problem: TransientError, number: int, attempts: int) -> str:
+        tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
+        if problem.kind == "status":
+            return f"page {number}: still {problem.reason} after {tries}; try again later"
+        if problem.kind == "connection":
+            return (
+                f"page {number}: could not reach {urlsplit(self.url).netloc} ({problem.reason}) after {tries}; "
+                "check base_url and the network, then rerun (the sync resumes at its last checkpoint)"
+            )
+        if problem.kind == "deadline":
+            return (
+                f"page {number}: no complete answer within {self.deadline:g} s (REQUEST_DEADLINE_SECONDS), "
+                f"{tries}; the API is stalled or far too slow: try again later"
+            )
+        if problem.kind == "html":
+            return (
+                f"page {number}: the API answered with an HTML page instead of JSON ({tries}): base_url may point "
+                "at a website, a login page or a proxy, or the API may be down for maintenance; check base_url "
+                "and that the API is up, then rerun"
+            )
+        return f"page {number}: the response body {problem.reason} in {tries}"
+
+
+def server_error_code(reply: "Reply") -> str:
+    """The error code of a JSON error answer ("invalid_page_size"), if it has one shaped like an identifier.
+
+    Only a code is ever shown: an error's free text may quote a customer's name, which no
+    masking can recognise.
+    """
+    try:
+        body = json.loads(reply.body.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    for name in ("error", "code", "error_code", "type"):
+        value = body.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and _ERROR_CODE.fullmatch(str(value)):
+            return str(value)
+    return ""
+
+
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}|\d{1,10}")
+_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def mask_secrets(text: str, secrets=()) -> str:
+    """The text with each secret masked (raw, URL-encoded and base64-encoded) and every email as <email>."""
+    for secret in secrets:
+        for form in _secret_forms(secret):
+            text = text.replace(form, "***")
+    return _EMAIL.sub("<email>", text)
+
+
+def _secret_forms(secret: str):
+    if not secret or len(secret) < 4:
+        return []
+    raw = secret.encode("utf-8")
+    encoded = [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()]
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), *encoded, *(form.rstrip("=") for form in encoded)}
+    return sorted(forms, key=len, reverse=True)
+
+
+# --------------------------------------------------------------------------- HTTP exchange
+
+
+@dataclass
+class Reply:
+    status: int
+    content_type: str
+    retry_after: str
+    body: bytes = field(repr=False)
+
+
+class HttpConnection:
+    """One keep-alive connection to the API's host; one request at a time.
+
+    Each request has a deadline from connect to last byte. A watchdog shuts the socket
+    when it passes, which ends any read in progress however slowly the server trickles
+    its bytes; the body is read in chunks and never beyond a cap. The standard library's
+    http.client is used because it hands the connector its socket: a per-read timeout
+    alone cannot bound a request that receives one byte every few seconds.
+    """
+
+    def __init__(self, base_url: str):
+        parts = urlsplit(base_url)
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.https else 80)
+        self._connection = None
+        self._tls = None
+        self._lock = threading.Lock()
+        self._aborted = False
+
+    def get(self, target: str, headers: dict, deadline_seconds: float, max_bytes: int) -> Reply:
+        """One GET; raises TransientError for what a retry may fix and FprError for what it cannot."""
+        deadline = monotonic() + deadline_seconds
+        with Watchdog(deadline_seconds, self._shutdown_socket) as watchdog:
+            try:
+                return self._exchange(target, headers, deadline, max_bytes)
+            except ssl.SSLCertVerificationError:
+                self.close()
+                raise FprError(
+                    f"the TLS certificate of {self.host} is not trusted (TLS certificate or handshake failed); "
+                    "check base_url"
+                ) from None
+            except (OSError, http.client.HTTPException, DeadlineExceeded) as error:
+                self.close()
+                if watchdog.fired or isinstance(error, DeadlineExceeded):
+                    raise TransientError(f"no complete answer within {deadline_seconds:g} s", "deadline") from None
+                raise TransientError(*_describe(error)) from None
+            except BaseException:
+                self.close()  # a body abandoned half-read leaves the connection unusable
+                raise
+
+    def _exchange(self, target, headers, deadline, max_bytes) -> Reply:
+        connection = self._open()
+        connection.request("GET", target, headers=headers)
+        response = connection.getresponse()
+        limit, cut = (max_bytes, False) if response.status == 200 else (ERROR_BODY_BYTES, True)
+        body = read_body(response, response.getheader("Content-Encoding"), limit, deadline, truncate=cut)
+        if cut or response.will_close:
+            self.close()  # an error answer's body is not drained, so the connection cannot serve another
+        return Reply(response.status, response.getheader("Content-Type") or "", response.getheader("Retry-After"), body)
+
+    def _open(self) -> http.client.HTTPConnection:
+        with self._lock:
+            if self._aborted:
+                raise FprError("the sync is stopping")
+            if self._connection is not None and _is_dropped(self._connection.sock):
+                self._connection.close()  # the server closed it while it was idle
+            if self._connection is None or self._connection.sock is None:
+                self._connection = self._new_connection()
+            connection = self._connection
+        if connection.sock is None:
+            try:
+                connection.connect()
+            except TimeoutError:
+                raise ConnectTimedOut() from None
+            connection.sock.settimeout(READ_TIMEOUT_SECONDS)
+        return connection
+
+    def _new_connection(self) -> http.client.HTTPConnection:
+        if not self.https:
+            return http.client.HTTPConnection(self.host, self.port, timeout=CONNECT_TIMEOUT_SECONDS)
+        if self._tls is None:
+            self._tls = tls_context()
+        return http.client.HTTPSConnection(self.host, self.port, timeout=CONNECT_TIMEOUT_SECONDS, context=self._tls)
+
+    def _shutdown_socket(self):
+        with self._lock:
+            sock = self._connection.sock if self._connection is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+    def abort(self):
+        """Ends the request in flight, from another thread; no request starts after it."""
+        with self._lock:
+            self._aborted = True
+        self._shutdown_socket()
+
+    def close(self):
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+class Watchdog:
+    """Calls `expire` if the `with` block is still running after `seconds`; `fired` says whether it did."""
+
+    def __init__(self, seconds: float, expire):
+        self._expire = expire
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._lock = threading.Lock()
+        self._done = False
+        self.fired = False
+
+    def _fire(self):
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+        self._expire()
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        self._timer.join()
+
+
+def _is_dropped(sock) -> bool:
+    """Whether an idle kept-alive socket was closed by the server (it reads as ready: end of file)."""
+    if sock is None:
+        return True
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+def tls_context() -> ssl.SSLContext:
+    """Verifies certificates against the system's authorities and, where requests is installed, its bundle."""
+    context = ssl.create_default_context()
+    try:
+        from requests import certs  # optional: the bundle that Fivetran's runtime ships with requests
+
+        context.load_verify_locations(certs.where())
+    except (ImportError, OSError):
+        pass
+    return context
+
+
+_CONNECTION_PROBLEMS = {  # the first class that matches names the problem: subclasses come first
+    http.client.RemoteDisconnected: "connection dropped",
+    ConnectionRefusedError: "connection refused",
+    ConnectionResetError: "connection reset",
+    BrokenPipeError: "connection dropped",
+    http.client.IncompleteRead: "was cut short",
+    socket.gaierror: "host name not found",
+}
+
+
+def _describe(error: Exception):
+    """(reason, kind) of a failed exchange, in words; never the exception's own text, which may hold URLs."""
+    for kind, words in _CONNECTION_PROBLEMS.items():
+        if isinstance(error, kind):
+            return words, "body" if words == "was cut short" else "connection"
+    if isinstance(error, BodyCutShort):
+        return "was cut short", "body"
+    if isinstance(error, ConnectTimedOut):
+        return "connect timed out", "connection"
+    if isinstance(error, socket.timeout):
+        return "timed out", "connection"
+    if isinstance(error, ssl.SSLError):
+        return "TLS certificate or handshake failed", "connection"
+    if isinstance(error, http.client.HTTPException):
+        return f"malformed HTTP answer ({type(error).__name__})", "connection"
+    return type(error).__name__, "connection"
+
+
+class DeadlineExceeded(Exception):
+    """The request's deadline passed while its body was still arriving."""
+
+
+class BodyCutShort(OSError):
+    """The body ended before its declared length, or its compressed stream before its end."""
+
+
+class ConnectTimedOut(OSError):
+    """The connection (or its TLS handshake) did not open within CONNECT_TIMEOUT_SECONDS."""
+
+
+def read_body(stream, content_encoding, limit: int, deadline: float, truncate: bool = False) -> bytes:
+    """Reads a response body in chunks, decoding gzip or deflate, never holding more than `limit` decoded bytes.
+
+    Args:
+        stream: anything with read(n) -> bytes (an http.client response).
+        content_encoding: the Content-Encoding header, or None.
+        limit: most decoded bytes taken.
+        deadline: monotonic() time after which reading stops.
+        truncate: return the first `limit` bytes instead of failing past them.
+    Raises:
+        FprError: past `limit` (naming MAX_RESPONSE_BYTES), or an encoding the connector cannot read.
+        DeadlineExceeded: the deadline passed between two chunks.
+        BodyCutShort: the body ended early.
+    """
+    decoder = BodyDecoder(content_encoding)
+    declared = _declared_length(stream)
+    body = bytearray()
+    received = 0
+    while True:
+        if monotonic() > deadline:
+            raise DeadlineExceeded()
+        chunk = stream.read(READ_CHUNK_BYTES)
+        if not chunk:
+            break
+        received += len(chunk)
+        body += decoder.decode(chunk, limit + 1 - len(body))
+        if len(body) > limit:
+            if truncate:
+                return bytes(body[:limit])
+            raise FprError(
+                f"the response is larger than {limit // (1024 * 1024)} MB (MAX_RESPONSE_BYTES) once decoded; "
+                "lower page_size, or raise MAX_RESPONSE_BYTES in connector.py if the API's pages are that large"
+            )
+    if declared is not None and received < declared:
+        raise BodyCutShort()
+    decoder.finish()
+    return bytes(body)
+
+
+def _declared_length(stream):
+    getheader = getattr(stream, "getheader", None)
+    value = getheader("Content-Length") if getheader and not getheader("Transfer-Encoding") else None
+    return int(value) if value and value.strip().isdigit() else None
+
+
+class BodyDecoder:
+    """Undoes a Content-Encoding of gzip or deflate, a piece at a time, with a bound on each piece's output."""
+
+    def __init__(self, content_encoding):
+        encoding = (content_encoding or "identity").strip().lower()
+        if encoding in ("identity", ""):
+            self._inflater = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._inflater = zlib.decompressobj(zlib.MAX_WBITS)
+        else:
+            raise FprError(f"the API answered with Content-Encoding '{encoding[:20]}', which the connector cannot read")
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._raw_deflate_possible = encoding == "deflate"
+
+    def decode(self, data: bytes, room: int) -> bytes:
+        """At most `room` decoded bytes from `data` (more input left over means the body is over its cap)."""
+        if self._inflater is None:
+            return data
         try:
-            text = response.raw.read(2000, decode_content=True).decode("utf-8", "replace")
-        except Exception:
-            return ""
-        text = " ".join(text.replace(self.settings.api_key, "***").split())
-        return text[:300]
+            if self._raw_deflate_possible:
+                self._raw_deflate_possible = False
+                try:
+                    return self._inflater.decompress(data, room)
+                except zlib.error:  # some servers send deflate without its zlib wrapper
+                    self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._inflater.decompress(data, room)
+            while self._gzip and self._inflater.eof and self._inflater.unused_data and len(out) < room:
+                # another gzip member follows
+                rest = self._inflater.unused_data
+                self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                out += self._inflater.decompress(rest, room - len(out))
+            return out
+        except zlib.error:
+            raise BodyCutShort() from None
+
+    def finish(self):
+        if self._inflater is not None and not self._inflater.eof:
+            raise BodyCutShort()
 
 
-def _cause(error: requests.RequestException) -> str:
-    """What went wrong, in words; requests' own messages embed URLs with cursors."""
-    inner = error.args[0] if error.args else None
-    reason = getattr(inner, "reason", inner)
-    if isinstance(error, requests.Timeout) or "Timeout" in type(reason).__name__:
-        return "timed out"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS certificate or handshake failed"
-    return _CONNECTION_PROBLEMS.get(type(reason).__name__, type(reason).__name__)
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
+
+
+def decode_json(reply: Reply, number: int):
+    """The JSON value of a 200 answer.
+
+    Raises:
+        TransientError: the body is HTML or not JSON (retried).
+        FprError: the body holds more values than a page can, or nests deeper than can be read.
+    """
+    if reply.content_type.lower().startswith("text/html") or reply.body[:512].lstrip()[:1] == b"<":
+        raise TransientError("was an HTML page", "html", attempts=HTML_ATTEMPTS)
+    text = body_text(reply.body, reply.content_type, number)
+    if text.count(",") + text.count("{") + text.count("[") > MAX_JSON_VALUES:
+        raise FprError(
+            f"page {number}: the response holds more than {MAX_JSON_VALUES:,} JSON values (MAX_JSON_VALUES), far more "
+            "than a page of records; lower page_size or check base_url"
+        )
+    try:
+        return json.loads(text, parse_int=_json_int)
+    except RecursionError:
+        raise FprError(f"page {number}: the response nests JSON too deeply to be read; check base_url") from None
+    except ValueError:
+        raise TransientError("was not JSON", "body") from None
+
+
+class HugeInteger(str):
+    """The digits of a JSON integer too long for Python to read as a number (over 4,300 digits)."""
+
+
+def _json_int(digits: str):
+    return int(digits) if len(digits) <= 4300 else HugeInteger(digits)
+
+
+def body_text(body: bytes, content_type: str, number: int) -> str:
+    """The body as text, in the charset its Content-Type declares (UTF-8 when it declares none)."""
+    match = _CHARSET.search(content_type)
+    charset = match.group(1) if match else "utf-8"
+    utf8 = charset.lower().replace("_", "-") in ("utf-8", "utf8")
+    codec = "utf-8" if utf8 else charset
+    try:
+        # surrogatepass: an encoded lone surrogate reads as one character, which the normaliser repairs
+        return body.decode(codec, "surrogatepass" if utf8 else "strict").lstrip("\ufeff")
+    except LookupError:
+        log.warning(f"page {number}: the API declared an unknown charset; reading the page as UTF-8")
+        return body_text(body, "", number)
+    except UnicodeDecodeError:
+        log.warning(f"page {number}: the page is not valid {charset[:20]}; unreadable bytes replaced with U+FFFD")
+        return body.decode(codec, "replace").lstrip("\ufeff")
 
 
 # --------------------------------------------------------------------------- records
@@ -543,78 +1018,270 @@ class RecordIssues:
 
     def __init__(self):
         self.skipped = 0
-        self.bad_values = {}  # field -> [count, sample record_ids]
+        self.bad_values = {}  # field -> [count, sample record_ids, column type]
+        self.repaired = {}  # field -> [count, sample record_ids]
+        self.dropped_fields = {}  # printable field name -> [count, sample record_ids, reason]
 
     def skip(self):
         self.skipped += 1
 
-    def bad_value(self, name: str, record_id: str):
-        count_and_ids = self.bad_values.setdefault(name, [0, []])
-        count_and_ids[0] += 1
-        if len(count_and_ids[1]) < self.SAMPLE_IDS:
-            count_and_ids[1].append(record_id)
+    def bad_value(self, name: str, record_id: str, column_type: str):
+        self._count(self.bad_values, name, record_id, column_type)
+
+    def repaired_text(self, name: str, record_id: str):
+        self._count(self.repaired, name, record_id)
+
+    def dropped_field(self, name: str, record_id: str, reason: str):
+        self._count(self.dropped_fields, printable_name(name), record_id, reason)
+
+    def _count(self, counts: dict, name: str, record_id: str, detail=None):
+        entry = counts.setdefault(name, [0, [], detail])
+        entry[0] += 1
+        if len(entry[1]) < self.SAMPLE_IDS:
+            entry[1].append(printable_name(record_id))
 
     def report(self):
         if self.skipped:
             op.warning(f"{self.skipped} records had no usable record_id and were skipped")
-        for name, (count, ids) in sorted(self.bad_values.items()):
+        for name, (count, ids, column_type) in sorted(self.bad_values.items()):
             op.warning(
-                f"{count} records had a value in '{name}' that is not a valid {COLUMNS[name]}; "
+                f"{count} records had a value in '{name}' that is not a valid {column_type}; "
                 f"loaded as NULL (e.g. record_id {', '.join(ids)})"
+            )
+        if self.repaired:
+            fields = ", ".join(
+                f"{name if name == FIELD_NAMES else repr(printable_name(name))} ({count})"
+                for name, (count, _, _) in sorted(self.repaired.items())
+            )
+            ids = _sample_ids(self.repaired)
+            op.warning(
+                f"text that no destination can store was repaired in {fields}: lone UTF-16 surrogates became U+FFFD "
+                f"and NUL characters were removed; the records loaded (e.g. record_id {ids})"
+            )
+        if self.dropped_fields:
+            fields = ", ".join(
+                f"'{name}' ({count}, {reason})" for name, (count, _, reason) in sorted(self.dropped_fields.items())
+            )
+            ids = _sample_ids(self.dropped_fields)
+            op.warning(
+                f"fields whose names no destination column can take were dropped: {fields}; the rest of each "
+                f"record loaded (e.g. record_id {ids})"
             )
 
 
+def _sample_ids(counts: dict) -> str:
+    ids = []
+    for _, sample, _ in counts.values():
+        ids.extend(record_id for record_id in sample if record_id not in ids)
+    return ", ".join(ids[: RecordIssues.SAMPLE_IDS])
+
+
+def printable_name(text: str) -> str:
+    """A name or id as it may appear in a message: emails masked, escapes for what is not printable, 60 characters."""
+    shown = _EMAIL.sub("<email>", text)
+    if not shown.isprintable() or not shown.isascii():
+        shown = ascii(shown)[1:-1]
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
 _INVALID = object()
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 INT_RANGE = (-(2**31), 2**31 - 1)
 LONG_RANGE = (-(2**63), 2**63 - 1)
+SYSTEM_COLUMNS = {"_fivetran_synced", "_fivetran_deleted", "_fivetran_id"}
+FIELD_NAMES = "field names"  # where repaired field names are counted
+
+
+class RecordNormaliser:
+    """Turns API records into rows whose values fit their column types and whose names a destination can take.
+
+    A value that does not fit its declared column becomes NULL; text that no destination can
+    store (lone UTF-16 surrogates, NUL) is repaired; a field whose name no column can take is
+    dropped. Each is counted in `issues`. A record without a usable record_id is counted and
+    skipped (the call returns None). Fields the schema does not declare are kept: decimals as
+    text with a decimal point, which the destination types DOUBLE, exactly; whole numbers as LONG.
+    """
+
+    def __init__(self, issues: RecordIssues):
+        self.issues = issues
+        self.extra_names = ExtraFieldNames()
+
+    def __call__(self, raw: dict):
+        record_id = self._record_id(raw)
+        if record_id is None:
+            self.issues.skip()
+            return None
+        row = {}
+        for name, value in raw.items():
+            column_type = COLUMNS.get(name)
+            if _fits_as_is(column_type, value):  # the fast path: most values of a well-formed record
+                row[name] = value
+                continue
+            if column_type is None:
+                usable, refusal = self.extra_names.accept(name)
+                if refusal:
+                    self.issues.dropped_field(usable, record_id, refusal)
+                    continue
+                if usable is not name:
+                    self.issues.repaired_text(FIELD_NAMES, record_id)
+                name = usable
+            row[name] = self._value(name, value, column_type, record_id)
+        row[PRIMARY_KEY] = record_id
+        return row
+
+    def _record_id(self, raw: dict):
+        record_id = raw.get(PRIMARY_KEY)
+        if isinstance(record_id, int) and not isinstance(record_id, bool):
+            return str(record_id)
+        if not isinstance(record_id, str) or not record_id.strip():
+            return None
+        repaired = repair_text(record_id)
+        if repaired is not record_id:
+            self.issues.repaired_text(PRIMARY_KEY, printable_name(repaired))
+        return repaired
+
+    def _value(self, name: str, value, column_type, record_id: str):
+        if value is None:
+            return None
+        if column_type is None:
+            converted, column_type = undeclared_value(value)
+        else:
+            converted = _CONVERTERS[column_type](value)
+        if converted is _INVALID:
+            self.issues.bad_value(name, record_id, column_type)
+            return None
+        if isinstance(converted, str):
+            repaired = repair_text(converted)
+        elif isinstance(converted, (dict, list)):
+            repaired = repair_json(converted)
+        else:
+            return converted
+        if repaired is _INVALID:
+            self.issues.bad_value(name, record_id, column_type)
+            return None
+        if repaired is not converted:
+            self.issues.repaired_text(name, record_id)
+        return repaired
+
+
+def _fits_as_is(column_type, value) -> bool:
+    """Whether a value can go to its declared column unchanged: ASCII text without NUL, a finite float."""
+    if column_type == "STRING":
+        return type(value) is str and value.isascii() and "\x00" not in value
+    if column_type == "DOUBLE":
+        return type(value) is float and value - value == 0.0  # false for NaN and infinities
+    return False
 
 
 def normalise_record(raw: dict, issues: RecordIssues):
-    """Turns one API record into a row whose values fit their declared column types.
+    """One record as a row (see RecordNormaliser); None if it has no usable record_id."""
+    return RecordNormaliser(issues)(raw)
 
-    A value that does not fit becomes NULL and is counted; a record without a usable
-    record_id is counted and skipped (returns None). Fields the schema does not know
-    are kept: numbers with decimals are passed as exact text, so they land as DOUBLE.
+
+def repair_text(value: str) -> str:
+    """The text with lone UTF-16 surrogates replaced by U+FFFD and NUL removed; the same object if none."""
+    if value.isascii():
+        return value.replace("\x00", "") if "\x00" in value else value
+    if "\x00" not in value and not _SURROGATE.search(value):
+        return value
+    return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+
+
+def repair_json(value):
+    """A JSON object or array with its text repaired as repair_text does; the same object if nothing needed it.
+
+    Returns _INVALID for what no JSON column can hold (NaN, infinities, nesting too deep to write).
     """
-    record_id = raw.get(PRIMARY_KEY)
-    if isinstance(record_id, int) and not isinstance(record_id, bool):
-        record_id = str(record_id)
-    if not isinstance(record_id, str) or not record_id.strip():
-        issues.skip()
-        return None
-    row = {}
-    for name, value in raw.items():
-        converted = convert_value(value, COLUMNS.get(name))
-        if converted is _INVALID:
-            issues.bad_value(name, record_id)
-            converted = None
-        row[name] = converted
-    row[PRIMARY_KEY] = record_id
-    return row
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (RecursionError, ValueError):
+        return _INVALID
+    repaired = repair_text(text)
+    return value if repaired is text else json.loads(repaired)
 
 
-def convert_value(value, column_type):
-    """The value as its column type takes it, None for null, or _INVALID."""
-    if value is None:
-        return None
-    if column_type is None:
-        return _undeclared(value)
-    return _CONVERTERS[column_type](value)
+class ExtraFieldNames:
+    """Decides which undeclared field names become columns, once per name per sync.
+
+    A name is refused when a destination could not take it as a column of its own: empty or
+    without a letter or digit, unprintable, too long, Fivetran's own, or equal to a declared
+    column or to a name taken earlier once case, accents and punctuation are set aside
+    ("Record ID" would overwrite record_id). At most MAX_EXTRA_COLUMNS names are taken.
+    """
+
+    def __init__(self):
+        self.taken = {skeleton(name): name for name in COLUMNS}
+        self.verdicts = {}  # name -> (name to use, refusal or None)
+
+    def accept(self, name: str):
+        """(the name to use, None) or (the name, why it is refused)."""
+        if name not in self.verdicts:
+            self.verdicts[name] = self._judge(name)
+        return self.verdicts[name]
+
+    def _judge(self, name):
+        if not isinstance(name, str):
+            return str(name), "not text"
+        repaired = repair_text(name)
+        key = skeleton(repaired)
+        if not key:
+            return repaired, "no letter or digit"
+        if not repaired.isprintable():
+            return repaired, "unprintable characters"
+        if len(repaired) > MAX_FIELD_NAME_LENGTH:
+            return repaired, f"longer than {MAX_FIELD_NAME_LENGTH} characters"
+        if key.startswith(RESERVED_PREFIX) or repaired.lower() in SYSTEM_COLUMNS:
+            return repaired, "reserved for Fivetran"
+        if _EMAIL.search(repaired):
+            return repaired, "looks like an email address"
+        if key in self.taken:
+            return repaired, f"same column as '{printable_name(self.taken[key])}'"
+        if len(self.taken) - len(COLUMNS) >= MAX_EXTRA_COLUMNS:
+            return repaired, f"over {MAX_EXTRA_COLUMNS} new fields in one sync"
+        self.taken[key] = repaired
+        return repaired, None
 
 
-def _undeclared(value):
-    # An undeclared float would be inferred as 32-bit FLOAT; its exact text is inferred as DOUBLE.
+def skeleton(name: str) -> str:
+    """The letters and digits of a name, lower case, accents removed: names equal here land in one column."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]", "", folded.lower())
+
+
+def undeclared_value(value):
+    """(value as sent to the destination, the type it lands as) for a field the schema does not declare."""
+    if isinstance(value, HugeInteger):
+        return _INVALID, "LONG"
+    if isinstance(value, bool) or isinstance(value, str):
+        return value, "STRING"
+    if isinstance(value, int):
+        return (value if LONG_RANGE[0] <= value <= LONG_RANGE[1] else _INVALID), "LONG"
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else None
-    return value
+        return (double_text(value) if math.isfinite(value) else _INVALID), "DOUBLE"
+    return value, "JSON"
+
+
+def double_text(value: float) -> str:
+    """The shortest text that reads back as exactly `value`, always with a decimal point (1e-05 -> 1.0e-05).
+
+    A Python float would be sent as a 32-bit FLOAT; text with a decimal point is typed DOUBLE.
+    """
+    text = repr(value)
+    if "." in text:
+        return text
+    mantissa, _, exponent = text.partition("e")
+    return f"{mantissa}.0e{exponent}" if exponent else f"{mantissa}.0"
 
 
 def _to_double(value):
     if isinstance(value, bool):
         return _INVALID
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            return _INVALID
     elif isinstance(value, str):
         try:
             number = float(value.strip())
@@ -631,7 +1298,7 @@ def _integer_in(low, high):
             return _INVALID
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        elif isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        elif isinstance(value, str) and re.fullmatch(r"-?\d{1,20}", value.strip()):
             value = int(value.strip())
         if not isinstance(value, int) or not low <= value <= high:
             return _INVALID
@@ -641,20 +1308,23 @@ def _integer_in(low, high):
 
 
 def _to_date(value):
+    # A date object, not its text: the SDK would parse the text again, far more slowly.
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         return _INVALID
     try:
-        date.fromisoformat(value)
+        return date.fromisoformat(value)
     except ValueError:
         return _INVALID
-    return value
 
 
 def _to_string(value):
     if isinstance(value, str):
         return value
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
+        try:
+            return json.dumps(value, sort_keys=True)
+        except (RecursionError, ValueError):
+            return _INVALID
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -699,12 +1369,13 @@ def configuration_form():
 
 def connection_test(configuration: dict):
     """Setup test: one request for a single record, reporting why it failed if it did."""
+    secrets = _configured_secrets(configuration)
     try:
         settings = validate_configuration(configuration)
-        with FprClient(settings, attempts=SETUP_TEST_ATTEMPTS) as client:
+        with FprClient(settings, attempts=SETUP_TEST_ATTEMPTS, deadline=SETUP_TEST_DEADLINE_SECONDS) as client:
             parse_page(client.get_page(None, 1, page_size=1), 1)
-    except (ValueError, FprError) as error:
-        return Test.failure(str(error))
+    except FprError as error:
+        return Test.failure(mask_secrets(str(error), secrets))
     return Test.success()
 
 

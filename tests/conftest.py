@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
 sys.path[:0] = [str(ROOT), str(APP_DIR)]  # the connector and FinMatch's modules, as their own runners see them
 
+from scripted_api import ScriptedApi  # noqa: E402
+
 import connector as fpr_connector  # noqa: E402
 from fpr_local_api import Dataset, LocalFprApi  # noqa: E402
 from fpr_local_api.faults import FaultPlan  # noqa: E402
@@ -49,7 +51,7 @@ def offline_sdk(tmp_path_factory):
 def no_backoff_sleep(monkeypatch):
     """Retries wait for real in production; in tests the waits are recorded instead."""
     waits = []
-    monkeypatch.setattr(fpr_connector, "pause", waits.append)
+    monkeypatch.setattr(fpr_connector, "pause", lambda seconds, stop: waits.append(seconds))
     return waits
 
 
@@ -199,11 +201,23 @@ def checkpoints(output):
     return [json.loads(line.split(marker, 1)[1]) for line in output.splitlines() if marker in line]
 
 
-MOCK_BASE_URL = "https://fpr.example.test"
+@pytest.fixture
+def scripted():
+    """A loopback server that answers /fpr_data exactly as a test scripts it (see scripted_api.py)."""
+    with ScriptedApi() as server:
+        yield server
 
 
-def mock_configuration(page_size="100"):
-    return {"base_url": MOCK_BASE_URL, "api_key": API_KEY, "page_size": page_size}
+def scripted_configuration(server, page_size="100"):
+    return {"base_url": server.base_url, "api_key": API_KEY, "page_size": page_size}
+
+
+EXAMPLE_BASE_URL = "https://fpr.example.test"
+
+
+def example_configuration(page_size="100"):
+    """A valid configuration for checks that make no request."""
+    return {"base_url": EXAMPLE_BASE_URL, "api_key": API_KEY, "page_size": page_size}
 
 
 def sample_record(number, epoch=1748797200):

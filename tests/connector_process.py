@@ -31,13 +31,13 @@ def main():
 
     import connector
 
-    connector.pause = lambda seconds: None
+    connector.pause = lambda seconds, stop: None
     if os.environ.get("FPR_TEST_BUG") == "1":
 
-        def buggy(raw, issues):
+        def buggy(self, raw):
             raise KeyError(f"unexpected field for {raw.get('customer_email')}")
 
-        connector.normalise_record = buggy
+        connector.RecordNormaliser.__call__ = buggy
 
     state_file = project / "files" / "state.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}

@@ -1,14 +1,13 @@
 """validate_configuration(): what is accepted, and the message for each mistake."""
 
 import pytest
-import responses
-from conftest import API_KEY, mock_configuration
+from conftest import API_KEY, example_configuration, scripted_configuration
 
 from connector import DEFAULT_PAGE_SIZE, validate_configuration
 
 
 def test_a_complete_configuration_is_typed():
-    settings = validate_configuration(mock_configuration(page_size="150"))
+    settings = validate_configuration(example_configuration(page_size="150"))
 
     assert settings.base_url == "https://fpr.example.test"
     assert settings.api_key == API_KEY
@@ -16,14 +15,14 @@ def test_a_complete_configuration_is_typed():
 
 
 def test_a_trailing_slash_on_base_url_is_tolerated():
-    settings = validate_configuration({**mock_configuration(), "base_url": "https://fpr.example.test/"})
+    settings = validate_configuration({**example_configuration(), "base_url": "https://fpr.example.test/"})
 
     assert settings.base_url == "https://fpr.example.test"
 
 
 @pytest.mark.parametrize("page_size", [None, "", "  "])
 def test_page_size_defaults_to_100(page_size):
-    configuration = mock_configuration()
+    configuration = example_configuration()
     if page_size is None:
         del configuration["page_size"]
     else:
@@ -35,12 +34,12 @@ def test_page_size_defaults_to_100(page_size):
 @pytest.mark.parametrize("page_size", ["0", "201", "-5", "12.5", "ten", "1e2"])
 def test_page_size_outside_1_to_200_is_refused(page_size):
     with pytest.raises(ValueError, match="'page_size' must be a whole number from 1 to 200"):
-        validate_configuration(mock_configuration(page_size=page_size))
+        validate_configuration(example_configuration(page_size=page_size))
 
 
 @pytest.mark.parametrize("api_key", [None, "", "   "])
 def test_a_missing_or_blank_api_key_is_refused(api_key):
-    configuration = {**mock_configuration(), "api_key": api_key}
+    configuration = {**example_configuration(), "api_key": api_key}
 
     with pytest.raises(ValueError, match="'api_key' is required"):
         validate_configuration(configuration)
@@ -48,7 +47,7 @@ def test_a_missing_or_blank_api_key_is_refused(api_key):
 
 def test_an_api_key_with_surrounding_spaces_is_refused_without_echoing_it():
     with pytest.raises(ValueError, match="'api_key' has leading/trailing spaces") as error:
-        validate_configuration({**mock_configuration(), "api_key": f" {API_KEY}\n"})
+        validate_configuration({**example_configuration(), "api_key": f" {API_KEY}\n"})
 
     assert API_KEY not in str(error.value)
 
@@ -67,23 +66,22 @@ def test_an_api_key_with_surrounding_spaces_is_refused_without_echoing_it():
 )
 def test_a_bad_base_url_is_refused_with_the_reason(base_url, message):
     with pytest.raises(ValueError, match=message):
-        validate_configuration({**mock_configuration(), "base_url": base_url})
+        validate_configuration({**example_configuration(), "base_url": base_url})
 
 
 @pytest.mark.parametrize("base_url", ["http://127.0.0.1:8765", "http://localhost:8765/", "http://[::1]:8765"])
 def test_plain_http_is_allowed_on_loopback(base_url):
-    assert validate_configuration({**mock_configuration(), "base_url": base_url}).base_url.startswith("http://")
+    assert validate_configuration({**example_configuration(), "base_url": base_url}).base_url.startswith("http://")
 
 
 def test_settings_repr_does_not_show_the_key():
-    assert API_KEY not in repr(validate_configuration(mock_configuration()))
+    assert API_KEY not in repr(validate_configuration(example_configuration()))
 
 
-def test_a_sync_with_a_bad_configuration_fails_before_any_request(project):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        result = project.sync({**mock_configuration(), "page_size": "500"})
+def test_a_sync_with_a_bad_configuration_fails_before_any_request(scripted, project):
+    result = project.sync(scripted_configuration(scripted, page_size="500"))
 
     assert not result.ok
     assert "'page_size' must be a whole number from 1 to 200" in result.output
-    assert len(mocked.calls) == 0
+    assert scripted.calls == []
     assert project.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'fpr_records'") == [(0,)]

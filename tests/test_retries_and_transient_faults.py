@@ -1,7 +1,7 @@
 """Transient faults are retried patiently, logged, and never change what lands."""
 
 import pytest
-from conftest import Project, as_served, configuration_for, served_records
+from conftest import Project, as_served, configuration_for, sample_record, scripted_configuration, served_records
 
 import connector as fpr_connector
 from fpr_local_api.faults import FaultPlan
@@ -90,7 +90,7 @@ def test_a_stalled_response_times_out_and_is_retried(make_api, project, monkeypa
     result = project.sync(configuration_for(server))
 
     assert result.ok, result.output
-    assert "page 2: the response body was cut short; retry 1 of 5" in result.output
+    assert "page 2: request failed (timed out); retry 1 of 5" in result.output
     assert synced_table(project) == served_records(server)
 
 
@@ -113,17 +113,19 @@ def test_the_total_wait_per_request_is_bounded(make_api, project, no_backoff_sle
     assert not result.ok
     assert sum(no_backoff_sleep) <= fpr_connector.WAIT_BUDGET_SECONDS
     assert no_backoff_sleep == [100.0, 100.0, 100.0]  # a fourth wait would pass the 300 s budget
-    assert "page 2: still HTTP 429 after 6 attempts" in result.output
+    assert "page 2: still HTTP 429 after 4 attempts" in result.output
 
 
-def test_a_body_that_is_never_json_fails_after_the_attempts(make_api, project):
-    server = make_api(size=150, faults="2+=html")
+def test_a_body_that_is_never_json_fails_after_the_attempts(scripted, project):
+    scripted.serve({"fpr_records": [sample_record(1)], "next_cursor": "c1", "has_more": True})
+    for _ in range(6):
+        scripted.answer(200, b'{"fpr_records": [ not json', {"Content-Type": "application/json"})
 
-    result = project.sync(configuration_for(server))
+    result = project.sync(scripted_configuration(scripted))
 
     assert not result.ok
     assert "page 2: the response body was not JSON in 6 attempts" in result.output
-    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(100,)]
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(1,)]
 
 
 def test_an_unreachable_host_fails_with_a_clear_message(project):
@@ -176,5 +178,5 @@ def test_a_connect_timeout_is_retried_then_reported(project, monkeypatch, no_bac
 
     assert not result.ok
     assert "request failed (connect timed out); retry 1 of 5" in result.output
-    assert f"page 1: could not reach 127.0.0.1:{port} (timed out) after 6 attempts" in result.output
+    assert f"page 1: could not reach 127.0.0.1:{port} (connect timed out) after 6 attempts" in result.output
     assert len(no_backoff_sleep) == 5

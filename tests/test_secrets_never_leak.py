@@ -60,8 +60,8 @@ class ProcessRun:
                 yield path, path.read_bytes()
 
 
-def run_in_process(tmp_path, server, env=None, name="project"):
-    configuration = {"base_url": server.base_url, "api_key": CANARY_KEY, "page_size": "100"}
+def run_in_process(tmp_path, server, env=None, name="project", **overrides):
+    configuration = {"base_url": server.base_url, "api_key": CANARY_KEY, "page_size": "100", **overrides}
     project, configuration_path = process_project(tmp_path, name, configuration)
     process = start_connector_process(project, configuration_path, tmp_path, env)
     output, _ = process.communicate(timeout=120)
@@ -118,6 +118,31 @@ def test_a_bug_is_reported_by_type_and_place_without_its_message(tmp_path):
     assert run.code != 0
     assert "unexpected KeyError at connector_process.py:" in run.output
     assert "the sync stopped at its last checkpoint" in run.output
+    assert_no_leak(run)
+
+
+CANARY_PASSWORD = "pw-Zq81-canary"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        f"https://reader:{CANARY_PASSWORD}@fpr.example.test/",
+        f"https://fpr.example.test/?token={CANARY_PASSWORD}",
+        f"https://fpr.example.test/#{CANARY_PASSWORD}",
+    ],
+)
+def test_a_base_url_carrying_a_secret_is_refused_and_the_secret_is_written_nowhere(tmp_path, base_url):
+    with canary_api() as server:
+        run = run_in_process(tmp_path, server, base_url=base_url)
+
+    assert run.code != 0
+    assert "configuration 'base_url' must not carry credentials, a query or a fragment" in run.output
+    reports = list((run.project / "crash-reports").glob("*"))
+    assert len(reports) == 1
+    assert CANARY_PASSWORD not in run.output
+    for path, content in run.leftovers():
+        assert CANARY_PASSWORD.encode() not in content, path
     assert_no_leak(run)
 
 

@@ -2,8 +2,7 @@
 
 import socket
 
-import responses
-from conftest import API_KEY, MOCK_BASE_URL, configuration_for, mock_configuration
+from conftest import API_KEY, configuration_for, scripted_configuration
 from fivetran_connector_sdk import form_field
 
 import connector as fpr_connector
@@ -30,13 +29,13 @@ def test_connection_succeeds_against_an_fpr_api(api):
     assert run_setup_test(configuration_for(api)).success
 
 
-def test_connection_asks_for_one_record_only():
-    with responses.RequestsMock() as mocked:
-        mocked.add(responses.GET, MOCK_BASE_URL + "/fpr_data", json={"fpr_records": [], "next_cursor": "x"})
-        result = run_setup_test(mock_configuration())
-        assert "page_size=1" in mocked.calls[0].request.url
+def test_connection_asks_for_one_record_only(scripted):
+    scripted.serve({"fpr_records": [], "next_cursor": "x"})
+
+    result = run_setup_test(scripted_configuration(scripted))
 
     assert result.success
+    assert [call.params["page_size"] for call in scripted.calls] == [["1"]]
 
 
 def test_connection_reports_a_rejected_key(api):
@@ -55,15 +54,14 @@ def test_connection_reports_an_unreachable_host():
     assert "connection refused" in result.failure
 
 
-def test_connection_reports_a_server_that_is_not_an_fpr_api():
-    with responses.RequestsMock() as mocked:
-        mocked.add(responses.GET, MOCK_BASE_URL + "/fpr_data", json={"items": []})
-        not_fpr = run_setup_test(mock_configuration())
-        mocked.add(responses.GET, MOCK_BASE_URL + "/fpr_data", status=404, json={"error": "not found"})
-        missing = run_setup_test(mock_configuration())
+def test_connection_reports_a_server_that_is_not_an_fpr_api(scripted):
+    scripted.serve({"items": []})
+    not_fpr = run_setup_test(scripted_configuration(scripted))
+    scripted.answer(404, json={"error": "not found"})
+    missing = run_setup_test(scripted_configuration(scripted))
 
     assert "no 'fpr_records' list; is base_url an FPR API?" in not_fpr.failure
-    assert "no FPR API at https://fpr.example.test/fpr_data (HTTP 404): check 'base_url'" in missing.failure
+    assert f"no FPR API at {scripted.base_url}/fpr_data (HTTP 404): check 'base_url'" in missing.failure
 
 
 def test_connection_reports_a_bad_configuration_without_calling_the_api():

@@ -3,17 +3,18 @@
 Hypothesis generates page sequences (cursors drawn from a small set, so that repeats and
 cycles are common; has_more true, false or absent; empty pages; bodies of the wrong shape)
 and records (duplicated record_ids across pages, missing ids, "N/A" money, malformed dates).
-A mocked /fpr_data serves them in order; the outcome is compared with a model of the rules
+A scripted /fpr_data on loopback serves them in order; the outcome is compared with a model of the rules
 in the README's Pagination and Data handling sections.
 """
 
 import tempfile
 from pathlib import Path
 
-import responses
-from conftest import MOCK_BASE_URL, Project, mock_configuration, sample_record
+import pytest
+from conftest import Project, sample_record, scripted_configuration
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scripted_api import ScriptedApi
 
 CURSORS = ["gAAAAA1=", "gAAAAA2==", "c3"]
 END_PAGE = {"fpr_records": [], "next_cursor": "end=", "has_more": False}
@@ -91,18 +92,24 @@ def landed_value(record, name):
     return None if value in ("N/A", "2024-13-45") else value
 
 
+@pytest.fixture(scope="module")
+def server():
+    with ScriptedApi() as api:
+        yield api
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pages=st.lists(page_specs, min_size=1, max_size=7))
-def test_a_sync_loads_exactly_the_valid_records_or_fails_clearly_and_never_loops(pages):
+def test_a_sync_loads_exactly_the_valid_records_or_fails_clearly_and_never_loops(server, pages):
     bodies = build_bodies(pages)
     expected_rows, expected_error, expected_requests = expected_outcome(bodies)
+    server.reset()
+    server.serve(*bodies)
 
-    with tempfile.TemporaryDirectory() as folder, responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        for body in bodies:
-            api.add(responses.GET, MOCK_BASE_URL + "/fpr_data", json=body)
+    with tempfile.TemporaryDirectory() as folder:
         project = Project(Path(folder) / "project")
-        result = project.sync(mock_configuration())
-        requests_made = len(api.calls)
+        result = project.sync(scripted_configuration(server))
+        requests_made = len(server.calls)
         landed = {}
         if project.warehouse.exists() and project.query(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'fpr_records'"

@@ -1,0 +1,133 @@
+"""The next page is fetched while the current one is written, without changing what a sync does.
+
+One page ahead at most, every SDK operation on the main thread, errors reported when their page
+is due, and no thread or connection left behind.
+"""
+
+import threading
+
+import pytest
+from conftest import checkpoints, configuration_for, sample_record, scripted_configuration
+
+import connector as fpr_connector
+
+
+def page(first, count, next_cursor, has_more=True):
+    records = [sample_record(number) for number in range(first, first + count)]
+    return {"fpr_records": records, "next_cursor": next_cursor, "has_more": has_more}
+
+
+THREE_PAGES = [page(1, 2, "c1"), page(3, 2, "c2"), page(5, 2, "c3"), page(7, 0, "c4", has_more=False)]
+
+
+@pytest.fixture
+def on_checkpoint(monkeypatch):
+    """Runs a function of the test inside each checkpoint, before the real one."""
+    real = fpr_connector.op.checkpoint
+    hooks = []
+
+    def checkpoint(state):
+        for hook in hooks:
+            hook(state)
+        real(state)
+
+    monkeypatch.setattr(fpr_connector.op, "checkpoint", checkpoint)
+    return hooks.append
+
+
+def test_the_next_page_is_requested_while_this_page_is_being_checkpointed(scripted, project, on_checkpoint):
+    scripted.serve(*THREE_PAGES)
+    requested_during = []
+
+    def next_page_requested(state):
+        if state["next_cursor"] != "c4":  # page 4 is the last: nothing follows it
+            requested_during.append(scripted.wait_for_calls(len(requested_during) + 2, 5))
+
+    on_checkpoint(next_page_requested)
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert result.ok, result.output
+    assert requested_during == [True, True, True]  # page n+1 reached the server during page n's checkpoint
+
+
+def test_no_more_than_one_page_is_fetched_ahead(scripted, project, on_checkpoint):
+    scripted.serve(*THREE_PAGES)
+    seen = []
+
+    def hold_first_checkpoint(state):
+        if not seen:
+            scripted.wait_for_calls(2, 5)
+            threading.Event().wait(0.3)  # time enough for a third request, were one to be made
+            seen.append(len(scripted.calls))
+
+    on_checkpoint(hold_first_checkpoint)
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert result.ok, result.output
+    assert seen == [2]
+
+
+def test_every_sdk_operation_runs_on_the_main_thread(make_api, project, monkeypatch):
+    server = make_api(size=250, faults="2=status:503,3=bad_records")
+    threads = set()
+    for name in ("upsert", "checkpoint", "warning"):
+        real = getattr(fpr_connector.op, name)
+
+        def recording(*args, _real=real, **kwargs):
+            threads.add(threading.current_thread().name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(fpr_connector.op, name, recording)
+
+    result = project.sync(configuration_for(server))
+
+    assert result.ok, result.output
+    assert threads == {threading.main_thread().name}
+
+
+def test_each_checkpoint_holds_the_cursor_of_the_page_it_follows(scripted, project):
+    scripted.serve(*THREE_PAGES)
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert [state["next_cursor"] for state in checkpoints(result.output)] == ["c1", "c2", "c3", "c4"]
+    assert [state["last_updated_epoch"] for state in checkpoints(result.output)] == [
+        1748797202,
+        1748797204,
+        1748797206,
+        1748797206,
+    ]
+
+
+def test_an_error_fetching_a_page_surfaces_when_that_page_is_due(scripted, project):
+    scripted.serve(THREE_PAGES[0], THREE_PAGES[1])
+    scripted.answer(401, json={"error": "unauthorized"})
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert not result.ok
+    assert "page 3: the API key was rejected (HTTP 401)" in result.output
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(4,)]  # pages 1 and 2, checkpointed
+    assert result.state["next_cursor"] == "c2"
+
+
+def fetch_threads():
+    return [thread for thread in threading.enumerate() if thread.name.startswith("fpr-fetch") or "Timer" in thread.name]
+
+
+@pytest.mark.parametrize("ending", ["success", "server error", "bug while writing"])
+def test_no_thread_outlives_the_sync(scripted, project, monkeypatch, ending):
+    scripted.serve(*THREE_PAGES)
+    if ending == "server error":
+        scripted.reset()
+        scripted.serve(THREE_PAGES[0])
+        scripted.answer(403, json={"error": "forbidden"})
+    if ending == "bug while writing":
+        monkeypatch.setattr(fpr_connector, "_max_epoch", lambda current, candidate: 1 / 0)
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert result.ok == (ending == "success"), result.output
+    assert fetch_threads() == []
