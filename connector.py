@@ -13,26 +13,29 @@ deadline and body cap, and the record normaliser. See README.md for configuratio
 local runs and deployment.
 """
 
-import base64
-import http.client
-import json
-import math
-import random
-import re
-import select
-import socket
-import ssl
-import threading
-import unicodedata
-import zlib
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import date
-from email.utils import parsedate_to_datetime
-from ipaddress import ip_address
-from time import monotonic, time
-from urllib.parse import quote, quote_plus, urlencode, urlsplit
+# Only the standard library and the SDK: nothing for requirements.txt, nothing Fivetran does not pre-install.
+import base64  # to mask the API key in its base64 form
+import http.client  # the HTTP exchange, with a socket the connector controls (see HttpConnection)
+import json  # for API bodies, the state and configuration.json
+import math  # to tell finite numbers from NaN and infinities
+import random  # for the jitter of retry waits
+import re  # for dates, charsets, emails and error codes
+import select  # to notice a kept-alive connection the server closed
+import socket  # to end a request at its deadline
+import ssl  # to verify the API's TLS certificate
+import threading  # for the page fetched ahead and the request deadline
+import unicodedata  # to compare field names without accents
+import urllib.request  # for the proxy settings of the environment (HTTPS_PROXY, NO_PROXY)
+import zlib  # to decode gzip and deflate bodies within a cap
+from concurrent.futures import ThreadPoolExecutor  # the one background thread that fetches ahead
+from dataclasses import dataclass, field  # for Settings, Page and Reply
+from datetime import date  # dates go to the SDK as date objects
+from email.utils import parsedate_to_datetime  # for Retry-After given as an HTTP date
+from ipaddress import ip_address  # to allow plain http on loopback only
+from time import monotonic, time  # for deadlines and Retry-After dates
+from urllib.parse import quote, quote_plus, unquote, urlencode, urlsplit  # request targets, proxies, masking
 
+# The SDK: the connector, its setup form and test, logging, and the operations that write data.
 from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
 from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
@@ -176,6 +179,7 @@ def validate_configuration(configuration: dict) -> Settings:
 
 
 def _validate_base_url(value) -> str:
+    """The base URL without trailing slash; ConfigurationError if it is unusable or unsafe."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError("configuration 'base_url' is required, e.g. https://fpr.example.com")
     url = value.strip().rstrip("/")
@@ -197,6 +201,7 @@ def _validate_base_url(value) -> str:
 
 
 def _is_loopback(hostname: str) -> bool:
+    """Whether the host is this machine, where plain http cannot expose the key."""
     if hostname in LOOPBACK_NAMES:
         return True
     try:
@@ -206,6 +211,7 @@ def _is_loopback(hostname: str) -> bool:
 
 
 def _validate_page_size(value) -> int:
+    """The page size as a number; the default when the setting is empty."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return DEFAULT_PAGE_SIZE
     text = str(value).strip()
@@ -220,7 +226,16 @@ def _validate_page_size(value) -> int:
 
 
 def schema(configuration: dict):
-    """Declares fpr_records with all 29 columns typed; fields the API adds later still land, with inferred types."""
+    """Define the schema function which lets you configure the schema your connector delivers.
+
+    See the technical reference documentation for more details on the schema function:
+    https://fivetran.com/docs/connector-sdk/technical-reference/connector-sdk-code/connector-sdk-methods#schema
+    Declares fpr_records with all 29 columns typed (money as DOUBLE, so it is never rounded);
+    fields the API adds later still land, with inferred types.
+
+    Args:
+        configuration: a dictionary that holds the configuration settings for the connector.
+    """
     return [{"table": TABLE, "primary_key": [PRIMARY_KEY], "columns": dict(COLUMNS)}]
 
 
@@ -228,8 +243,17 @@ def schema(configuration: dict):
 
 
 def update(configuration: dict, state: dict):
-    """Syncs every record changed since the cursor in `state` (all records on a first sync).
+    """Define the update function, which is a required function, and is called by Fivetran during each sync.
 
+    See the technical reference documentation for more details on the update function:
+    https://fivetran.com/docs/connector-sdk/technical-reference/connector-sdk-code/connector-sdk-methods#update
+    Syncs every record changed since the cursor in `state`: all records on a first sync.
+    validate_configuration() runs first, in run_sync().
+
+    Args:
+        configuration: A dictionary containing connection details.
+        state: A dictionary containing state information from previous runs;
+            empty for the first sync or for any full re-sync.
     Raises:
         FprError: the sync cannot go on; rows up to the last checkpoint are kept.
     """
@@ -257,11 +281,13 @@ def run_sync(configuration: dict, state: dict):
 
 
 def _configured_secrets(configuration) -> tuple:
+    """The configuration values no message may show."""
     api_key = configuration.get("api_key") if isinstance(configuration, dict) else None
     return (api_key,) if isinstance(api_key, str) else ()
 
 
 def _where(error: BaseException) -> str:
+    """File, line and function where an exception was raised."""
     frame = error.__traceback__
     while frame and frame.tb_next:
         frame = frame.tb_next
@@ -315,6 +341,7 @@ def starting_point(state: dict):
 
 
 def _state(cursor, highest_epoch) -> dict:
+    """The state to checkpoint: where the next sync starts, and the highest epoch seen for reference."""
     state = {STATE_CURSOR: cursor}
     if highest_epoch is not None:
         state[STATE_EPOCH] = highest_epoch
@@ -322,6 +349,7 @@ def _state(cursor, highest_epoch) -> dict:
 
 
 def _max_epoch(current, candidate):
+    """The higher of two epochs, either of which may be None."""
     if candidate is None:
         return current
     return candidate if current is None else max(current, candidate)
@@ -407,6 +435,7 @@ class Paginator:
 
     @staticmethod
     def _check_progress(page: Page, seen: set):
+        """Fails on a page that says there is more but gives no way, or a known way, to it."""
         if not page.next_cursor:
             raise FprError(f"page {page.number} says has_more: true but gives no next_cursor; the API cannot be paged")
         if page.next_cursor in seen:
@@ -428,6 +457,7 @@ class PageFetcher:
         self._pending = None
 
     def fetch(self, cursor, number: int):
+        """Starts fetching a page in the background."""
         self._pending = self._executor.submit(self.fetch_page, cursor, number)
 
     def result(self) -> Page:
@@ -575,6 +605,7 @@ class FprClient:
                 pause(wait, self._stop)
 
     def _attempt(self, target: str, number: int, cursor_sent: bool):
+        """One request: the page's JSON, or the exception its answer calls for."""
         reply = self.connection.get(target, self.headers, self.deadline, MAX_RESPONSE_BYTES)
         if reply.status == 200:
             return decode_json(reply, number)
@@ -582,6 +613,7 @@ class FprClient:
 
     @staticmethod
     def _wait_before_retry(attempt: int, problem: TransientError) -> float:
+        """The server's Retry-After, capped, or exponential backoff with full jitter."""
         if problem.retry_after is not None:
             return min(problem.retry_after, RETRY_AFTER_CAP_SECONDS)
         return backoff_wait(attempt)
@@ -609,6 +641,7 @@ class FprClient:
         )
 
     def _gave_up(self, problem: TransientError, number: int, attempts: int) -> str:
+        """What to tell the user once retrying has not helped."""
         tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
         if problem.kind == "status":
             return f"page {number}: still {problem.reason} after {tries}; try again later"
@@ -663,6 +696,7 @@ def mask_secrets(text: str, secrets=()) -> str:
 
 
 def _secret_forms(secret: str):
+    """A secret as it may appear in text: raw, URL-encoded, base64 (padded or not); longest first."""
     if not secret or len(secret) < 4:
         return []
     raw = secret.encode("utf-8")
@@ -724,6 +758,7 @@ class HttpConnection:
                 raise
 
     def _exchange(self, target, headers, deadline, max_bytes) -> Reply:
+        """Sends the request and reads the answer, keeping the connection when the server allows it."""
         connection = self._open()
         connection.request("GET", target, headers=headers)
         response = connection.getresponse()
@@ -734,6 +769,7 @@ class HttpConnection:
         return Reply(response.status, response.getheader("Content-Type") or "", response.getheader("Retry-After"), body)
 
     def _open(self) -> http.client.HTTPConnection:
+        """The connection, opened if need be: connect timeout, then the read timeout for the answer."""
         with self._lock:
             if self._aborted:
                 raise FprError("the sync is stopping")
@@ -751,13 +787,23 @@ class HttpConnection:
         return connection
 
     def _new_connection(self) -> http.client.HTTPConnection:
-        if not self.https:
+        """A new, unopened connection; TLS with certificate verification for https, through HTTPS_PROXY if set."""
+        if not self.https:  # plain http is for loopback only, never proxied
             return http.client.HTTPConnection(self.host, self.port, timeout=CONNECT_TIMEOUT_SECONDS)
         if self._tls is None:
             self._tls = tls_context()
-        return http.client.HTTPSConnection(self.host, self.port, timeout=CONNECT_TIMEOUT_SECONDS, context=self._tls)
+        proxy = https_proxy_for(self.host)
+        if proxy is None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=CONNECT_TIMEOUT_SECONDS, context=self._tls)
+        connection = http.client.HTTPSConnection(
+            proxy.hostname, proxy.port or 80, timeout=CONNECT_TIMEOUT_SECONDS, context=self._tls
+        )
+        # A CONNECT tunnel: the proxy sees the host name only; the key travels inside TLS.
+        connection.set_tunnel(self.host, self.port, headers=_proxy_authorization(proxy))
+        return connection
 
     def _shutdown_socket(self):
+        """Ends any read or write in progress on the connection, from any thread."""
         with self._lock:
             sock = self._connection.sock if self._connection is not None else None
         if sock is not None:
@@ -773,6 +819,7 @@ class HttpConnection:
         self._shutdown_socket()
 
     def close(self):
+        """Closes the connection; the next request opens a new one."""
         with self._lock:
             connection, self._connection = self._connection, None
         if connection is not None:
@@ -806,6 +853,23 @@ class Watchdog:
             self._done = True
         self._timer.cancel()
         self._timer.join()
+
+
+def https_proxy_for(host: str):
+    """The proxy from HTTPS_PROXY (or https_proxy) to reach `host` through; None for loopback or NO_PROXY hosts."""
+    proxy = urllib.request.getproxies_environment().get("https")
+    if not proxy or _is_loopback(host) or urllib.request.proxy_bypass_environment(host):
+        return None
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    return parts if parts.hostname else None
+
+
+def _proxy_authorization(proxy) -> dict:
+    """The Proxy-Authorization header for a proxy address that carries credentials."""
+    if proxy.username is None:
+        return {}
+    credentials = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(credentials).decode()}
 
 
 def _is_dropped(sock) -> bool:
@@ -851,6 +915,9 @@ def _describe(error: Exception):
         return "connect timed out", "connection"
     if isinstance(error, socket.timeout):
         return "timed out", "connection"
+    if isinstance(error, OSError) and str(error).startswith("Tunnel connection failed"):
+        status = re.search(r"\d{3}", str(error))
+        return f"the proxy refused the tunnel (HTTP {status.group() if status else '?'})", "connection"
     if isinstance(error, ssl.SSLError):
         return "TLS certificate or handshake failed", "connection"
     if isinstance(error, http.client.HTTPException):
@@ -910,6 +977,7 @@ def read_body(stream, content_encoding, limit: int, deadline: float, truncate: b
 
 
 def _declared_length(stream):
+    """The Content-Length a response declares, if it has one and is not chunked."""
     getheader = getattr(stream, "getheader", None)
     value = getheader("Content-Length") if getheader and not getheader("Transfer-Encoding") else None
     return int(value) if value and value.strip().isdigit() else None
@@ -953,6 +1021,7 @@ class BodyDecoder:
             raise BodyCutShort() from None
 
     def finish(self):
+        """Raises BodyCutShort if the compressed stream did not reach its end."""
         if self._inflater is not None and not self._inflater.eof:
             raise BodyCutShort()
 
@@ -988,6 +1057,7 @@ class HugeInteger(str):
 
 
 def _json_int(digits: str):
+    """A JSON integer as int, or as its digits when Python refuses to read that many."""
     return int(digits) if len(digits) <= 4300 else HugeInteger(digits)
 
 
@@ -1070,6 +1140,7 @@ class RecordIssues:
 
 
 def _sample_ids(counts: dict) -> str:
+    """Up to SAMPLE_IDS distinct record_ids from the samples of several counts."""
     ids = []
     for _, sample, _ in counts.values():
         ids.extend(record_id for record_id in sample if record_id not in ids)
@@ -1131,6 +1202,7 @@ class RecordNormaliser:
         return row
 
     def _record_id(self, raw: dict):
+        """The record's id as text, repaired if need be; None if it has none usable."""
         record_id = raw.get(PRIMARY_KEY)
         if isinstance(record_id, int) and not isinstance(record_id, bool):
             return str(record_id)
@@ -1142,6 +1214,7 @@ class RecordNormaliser:
         return repaired
 
     def _value(self, name: str, value, column_type, record_id: str):
+        """The value as its column takes it; NULL, counted, if it cannot fit."""
         if value is None:
             return None
         if column_type is None:
@@ -1221,6 +1294,7 @@ class ExtraFieldNames:
         return self.verdicts[name]
 
     def _judge(self, name):
+        """(the name to use, None) or (the name, why no column can take it)."""
         if not isinstance(name, str):
             return str(name), "not text"
         repaired = repair_text(name)
@@ -1275,6 +1349,7 @@ def double_text(value: float) -> str:
 
 
 def _to_double(value):
+    """A finite float from a number or numeric text, or _INVALID."""
     if isinstance(value, bool):
         return _INVALID
     if isinstance(value, (int, float)):
@@ -1293,6 +1368,8 @@ def _to_double(value):
 
 
 def _integer_in(low, high):
+    """A converter to whole numbers within [low, high], from ints, whole floats or digit text."""
+
     def convert(value):
         if isinstance(value, bool):
             return _INVALID
@@ -1318,6 +1395,7 @@ def _to_date(value):
 
 
 def _to_string(value):
+    """Text for a STRING column: objects and arrays as JSON, booleans as true/false."""
     if isinstance(value, str):
         return value
     if isinstance(value, (dict, list)):
@@ -1379,8 +1457,11 @@ def connection_test(configuration: dict):
     return Test.success()
 
 
+# Create the connector object from the schema and update functions and the setup form.
 connector = Connector(update=update, schema=schema, configuration_form=configuration_form)
 
+# Running `python connector.py` syncs with configuration.json, for step-through debugging in an IDE.
+# Fivetran never runs this block; `fivetran debug` is the recommended local test (see README.md).
 if __name__ == "__main__":
     with open("configuration.json", encoding="utf-8") as file:
         configuration = json.load(file)
