@@ -104,8 +104,12 @@ def score(value):
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _rate(row):
+    return f"{share(row['acceptance_rate'])} accepted of {row['decided']} decided"
+
+
 def _group(row):
-    return f"{row['value']} {share(row['acceptance_rate'])} accepted of {row['decided']} decided"
+    return f"{row['value']} {_rate(row)}"
 
 
 def statistics_text(stats):
@@ -190,7 +194,7 @@ def _optimisation(stats):
     rows = comparable(stats, "by_segment")
     if rows:
         _, worst = _best_and_worst(rows)
-        text += f" The {worst['value']} segment accepts least ({_group(worst)}): test a different product mix there."
+        text += f" The {worst['value']} segment accepts least ({_rate(worst)}): test a different product mix there."
     else:
         text += " " + _not_compared(stats, "by_segment", "segments")
     return text
@@ -232,7 +236,7 @@ def _strategic(stats):
     types = comparable(stats, "by_product_type")
     if types:
         best, _ = _best_and_worst(types)
-        text += f" Lead marketing with {best['value']}, the product type accepted most ({_group(best)})."
+        text += f" Lead marketing with {best['value']}, the product type accepted most ({_rate(best)})."
     return text
 
 

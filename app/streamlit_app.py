@@ -180,6 +180,10 @@ KPI_CARDS = [
 ]
 
 
+# Less churn is good; more or fewer open recommendations is neither good nor bad by itself.
+DELTA_COLORS = {"avg_churn_probability": "inverse", "open_share": "off"}
+
+
 def overview(page):
     kpis = page.kpis
     recent, before, trend_note = trends(page)
@@ -191,7 +195,7 @@ def overview(page):
                     label,
                     show(kpis[key]),
                     delta=_delta(recent, before, key),
-                    delta_color="inverse" if key == "avg_churn_probability" else "normal",
+                    delta_color=DELTA_COLORS.get(key, "normal"),
                 )
                 st.caption(define(kpis))
     monthly_chart(ask(page.data, "monthly", page.filters))
@@ -268,7 +272,9 @@ def monthly_chart(monthly):
         reliable=monthly["decided"] >= MIN_GROUP_RECORDS,
         acceptance_rate=monthly["acceptance_rate"].astype(float),
     )
-    x = alt.X("month:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0, labelOverlap=True))
+    axis = alt.Axis(format="%b %Y", labelAngle=0, labelOverlap=True, title=None)
+    x = alt.X("yearmonth(month):T", axis=axis)
+    centred = alt.X("yearmonth(month):T", axis=axis, bandPosition=0.5)
     tooltip = [
         alt.Tooltip("month:T", format="%B %Y", title="Month"),
         alt.Tooltip("records:Q", title="Recommendations"),
@@ -277,15 +283,15 @@ def monthly_chart(monthly):
     ]
     bars = (
         alt.Chart(frame)
-        .mark_bar(color="#9ecae9", opacity=0.8)
+        .mark_bar(color="#9ecae9", opacity=0.8, width=alt.RelativeBandSize(0.8))
         .encode(x=x, y=alt.Y("records:Q", title="Recommendations"), tooltip=tooltip)
     )
-    line = alt.Chart(frame).mark_line(color="#d62728").encode(x=x, y=alt.Y("acceptance_rate:Q"))
+    line = alt.Chart(frame).mark_line(color="#d62728").encode(x=centred, y=alt.Y("acceptance_rate:Q"))
     points = (
         alt.Chart(frame)
         .mark_point(color="#d62728", size=60)
         .encode(
-            x=x,
+            x=centred,
             y=alt.Y("acceptance_rate:Q", title="Accepted of decided", axis=alt.Axis(format="%")),
             fill=alt.condition("datum.reliable", alt.value("#d62728"), alt.value("white")),
             tooltip=tooltip,
@@ -396,7 +402,9 @@ def action_view(page):
         f"Open recommendations (Pending or In Progress) ranked by action score = 100 × ({weights}): "
         "a customer likely to leave who likes the product comes first."
     )
-    limit = st.number_input("Customers to list", min_value=10, max_value=500, value=ACTION_LIST_SIZE, step=10)
+    limit = st.columns([1, 3])[0].number_input(
+        "Customers to list", min_value=10, max_value=500, value=ACTION_LIST_SIZE, step=10
+    )
     actions = ask(page.data, "action_list", page.filters, int(limit))
     if actions.empty:
         st.info("No open recommendations match the filters.")
@@ -454,7 +462,7 @@ def choose_customer(page):
     if not candidates:
         st.info("No open recommendations match the filters, so there is no customer to pick.")
         return None
-    return st.selectbox("Customer (from the top of Who to act on)", candidates, format_func=show)
+    return st.columns([1, 2])[0].selectbox("Customer (from the top of Who to act on)", candidates, format_func=show)
 
 
 def ranking_table(ranking):
@@ -602,10 +610,11 @@ def explorer(page):
     else:
         search = st.text_input("Search product or record (id or product name)")
         st.caption("Customer names, emails and ids are masked for you, so they cannot be searched.")
-    page_size = st.selectbox("Rows per page", [25, 50, 100])
+    size_column, page_column, _ = st.columns([1, 1, 2])
+    page_size = size_column.selectbox("Rows per page", [25, 50, 100])
     total = ask(page.data, "match_count", page.filters, search, personal)
     pages = max((total + page_size - 1) // page_size, 1)
-    number = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
+    number = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
     frame = ask(page.data, "explore", page.filters, search, int(number), page_size, personal)
     columns = st.multiselect(
         "Columns", list(frame.columns), default=EXPLORER_DEFAULT, format_func=lambda name: LABELS.get(name, name)
