@@ -4,6 +4,7 @@ Every figure the app shows is checked against SQL written here, over the whole t
 (soft-deleted rows excluded), not against the app's own queries.
 """
 
+import json
 import shutil
 from datetime import timedelta
 
@@ -91,6 +92,20 @@ def test_every_view_renders_on_first_load(app_on, finmatch_warehouse):
         header for frame in at.dataframe for header in frame.value.columns
     }
     assert not at.toggle  # customer data is never a switch in the page
+    assert "Hollow points: " in captions(at)  # months with too few decided recommendations are flagged
+
+
+def test_no_chart_rotates_its_labels(app_on, finmatch_warehouse):
+    at = app_on(finmatch_warehouse).run()
+
+    category_axes = []
+    for chart in charts(at):
+        spec = json.loads(chart.proto.spec)
+        for layer in [spec, *spec.get("layer", [])]:
+            x = layer.get("encoding", {}).get("x", {})
+            if x.get("type") in ("nominal", "ordinal", "temporal"):
+                category_axes.append(x.get("axis", {}).get("labelAngle"))
+    assert category_axes and all(angle == 0 for angle in category_axes)
 
 
 def test_kpis_equal_sql_over_the_whole_table_with_their_definitions(app_on, finmatch_warehouse):
@@ -176,6 +191,11 @@ def test_trends_on_too_few_records_are_withheld_with_a_reason(app_on, finmatch_w
 
     assert not any(metric.delta for metric in at.metric)
     assert "No changes shown: comparing the selected 7 days (2024-08-01 to 2024-08-07)" in captions(at)
+    (records,) = sql(
+        finmatch_warehouse,
+        f"SELECT count(*) {LIVE} AND product_recommendation_date BETWEEN '{day}' AND '{day + timedelta(days=6)}'",
+    )[0]
+    assert any(warning.value.startswith(f"Only {records} records match the filters") for warning in at.warning)
 
 
 def test_the_action_list_follows_its_score_with_readable_headers(app_on, finmatch_warehouse):

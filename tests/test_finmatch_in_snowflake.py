@@ -172,6 +172,8 @@ def test_a_cortex_failure_is_a_short_message_with_computed_insights_and_no_other
         "#### Strategic recommendations",
     ]
     assert any("computed by FinMatch" in caption.value for caption in at.caption)
+    [status] = at.get("status")
+    assert "Cortex failed: using the computed insights." in [step.value for step in status.markdown]
     assert len(at.metric) == 8 and len(charts(at)) == 7
     assert len(dataframe_with(at, "Action score")) == 50
     assert len(dataframe_with(at, "Estimated acceptance")) == 5

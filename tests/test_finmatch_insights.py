@@ -25,15 +25,17 @@ def warehouse_with_a_small_group(finmatch_warehouse, tmp_path_factory):
     shutil.copy(finmatch_warehouse, path)
     with duckdb.connect(str(path)) as db:
         db.execute(
-            f"UPDATE tester.fpr_records SET product_type = '{SMALL_GROUP}', product_recommendation_status = 'Accepted' "
-            f"WHERE record_id IN (SELECT record_id {LIVE} AND product_recommendation_status IN ('Accepted', 'Declined') "
+            f"UPDATE tester.fpr_records SET product_type = '{SMALL_GROUP}', "
+            "product_recommendation_status = 'Accepted' "
+            f"WHERE record_id IN (SELECT record_id {LIVE} "
+            "AND product_recommendation_status IN ('Accepted', 'Declined') "
             f"ORDER BY record_id LIMIT {SMALL_GROUP_SIZE})"
         )
     return path
 
 
-def insights(warehouse, filters=Filters()):
-    stats = gather_statistics(FprData(DuckDBBackend(warehouse)), filters)
+def insights(warehouse, filters=None):
+    stats = gather_statistics(FprData(DuckDBBackend(warehouse)), filters or Filters())
     return stats, {focus: computed_insight(focus, stats) for focus in FOCUS_AREAS}
 
 
@@ -83,7 +85,9 @@ def test_what_the_insights_say_about_who_to_act_on_matches_that_list(finmatch_wa
     )[0]
     text = texts["Optimisation opportunities"]
     assert f"**{open_high:,}** open recommendations" in text
-    assert f"ranks open recommendations by action score, churn risk first: {high} of its top 50 have that affinity" in text
+    assert (
+        f"ranks open recommendations by action score, churn risk first: {high} of its top 50 have that affinity" in text
+    )
     assert "listed first" not in text
 
 

@@ -88,7 +88,9 @@ def test_the_ranking_is_the_shrunk_estimate_over_products_not_yet_offered(finmat
     )
     assert [row[:4] for row in actual] == [row[:4] for row in expected]
     assert [row[4] for row in actual] == pytest.approx([row[4] for row in expected])
-    offered = {p for (p,) in sql(finmatch_warehouse, f"SELECT product_recommendation {LIVE} AND customer_id = '{customer}'")}
+    offered = {
+        p for (p,) in sql(finmatch_warehouse, f"SELECT product_recommendation {LIVE} AND customer_id = '{customer}'")
+    }
     assert offered.isdisjoint(ranking["product"])
 
 
