@@ -352,25 +352,28 @@ def acceptance_by_score_chart(by_score):
     frame = by_score.assign(
         reliable=by_score["decided"] >= MIN_GROUP_RECORDS, acceptance_rate=by_score["acceptance_rate"].astype(float)
     )
-    chart = (
-        alt.Chart(frame, title="Acceptance by recommendation score")
-        .mark_line(point=alt.OverlayMarkDef(size=60, filled=True))
-        .encode(
-            x=alt.X("score_from:Q", title="Recommendation score (from)", scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("acceptance_rate:Q", title="Accepted of decided", axis=alt.Axis(format="%")),
-            tooltip=[
-                alt.Tooltip("score_from:Q", title="Score from"),
-                alt.Tooltip("decided:Q", title="Decided"),
-                alt.Tooltip("acceptance_rate:Q", format=".1%", title="Accepted of decided"),
-            ],
-        )
+    x = alt.X("score_from:Q", title="Recommendation score (from)", scale=alt.Scale(domain=[0, 1]))
+    y = alt.Y("acceptance_rate:Q", title="Accepted of decided", axis=alt.Axis(format="%"))
+    tooltip = [
+        alt.Tooltip("score_from:Q", title="Score from"),
+        alt.Tooltip("decided:Q", title="Decided"),
+        alt.Tooltip("acceptance_rate:Q", format=".1%", title="Accepted of decided"),
+    ]
+    base = alt.Chart(frame, title="Acceptance by recommendation score")
+    line = base.mark_line().encode(x=x, y=y)
+    points = base.mark_point(size=60, color="#0068c9").encode(
+        x=x,
+        y=y,
+        fill=alt.condition("datum.reliable", alt.value("#0068c9"), alt.value("white")),
+        tooltip=tooltip,
     )
+    chart = line + points
     st.altair_chart(chart, width="stretch")
     sparse = int((~frame["reliable"]).sum())
     if sparse:
         st.caption(
-            f"{sparse} of {len(frame)} score bands have fewer than {MIN_GROUP_RECORDS} decided recommendations: "
-            "read their acceptance as indicative only."
+            f"Hollow points: {sparse} of {len(frame)} score bands have fewer than {MIN_GROUP_RECORDS} decided "
+            "recommendations, so their acceptance can swing by chance."
         )
 
 

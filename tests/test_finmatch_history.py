@@ -16,7 +16,7 @@ def tables(path):
         return sorted(db.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall())
 
 
-def test_each_generation_is_kept_with_time_filters_and_source_outside_the_warehouse(
+def test_each_generation_is_kept_outside_the_warehouse_listed_for_comparison_and_shown_step_by_step(
     app_on, finmatch_warehouse, tmp_path
 ):
     warehouse_tables = tables(finmatch_warehouse)
@@ -44,14 +44,6 @@ def test_each_generation_is_kept_with_time_filters_and_source_outside_the_wareho
         "Strategic recommendations",
     ]
     assert tables(finmatch_warehouse) == warehouse_tables
-
-
-def test_the_history_is_listed_for_comparison_and_generation_shows_its_steps(app_on, finmatch_warehouse):
-    at = app_on(finmatch_warehouse).run()
-    button(at, "Generate insights").click().run()
-    at.sidebar.multiselect[0].set_value(["Retail"]).run()
-
-    button(at, "Generate insights").click().run()
 
     [history] = [block for block in at.expander if block.label.startswith("History (2)")]
     listed = history.dataframe[0].value
