@@ -58,6 +58,16 @@ query: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest
 
+# FinMatch's tests again on the Streamlit, altair and pandas that Streamlit in Snowflake runs
+# (app/environment.yml), in a virtualenv of their own (.venv-sis, app/requirements-sis.txt).
+.PHONY: test-app-sis
+test-app-sis:
+	@test .venv-sis/.installed -nt app/requirements-sis.txt -a .venv-sis/.installed -nt app/constraints-sis.txt || { \
+		$(PYTHON) -m venv .venv-sis && \
+		.venv-sis/bin/pip install --quiet --disable-pip-version-check -r app/requirements-sis.txt \
+			-c app/constraints-sis.txt && touch .venv-sis/.installed; }
+	FINMATCH_SIS_PINS=1 .venv-sis/bin/python -m pytest -p no:cacheprovider $(wildcard tests/test_finmatch_*.py)
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -7,7 +7,9 @@ never blocked), and the active Snowpark session inside Streamlit in Snowflake
 """
 
 import os
-from dataclasses import dataclass
+import uuid
+import weakref
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -16,13 +18,57 @@ import pandas as pd
 DEFAULT_WAREHOUSE = Path(__file__).resolve().parent.parent / "files" / "warehouse.db"
 WAREHOUSE_ENV = "FINMATCH_WAREHOUSE"
 NOT_DELETED = "COALESCE(_fivetran_deleted, FALSE) = FALSE"
-NOT_YET_ACCEPTED = ("Pending", "In Progress")
+ACCEPTED, DECLINED = "Accepted", "Declined"
+OPEN_STATUSES = ("Pending", "In Progress")
 AFFINITY_BANDS = ("Low", "Medium-Low", "Medium-High", "High")
+IS_DECIDED = "product_recommendation_status IN ('Accepted', 'Declined')"
+IS_ACCEPTED = "product_recommendation_status = 'Accepted'"
+IS_OPEN = "product_recommendation_status IN ('Pending', 'In Progress')"
+# A sale counts towards uplift only when its recommendation was accepted and it is dated on or
+# after the recommendation: a sale before the recommendation cannot be its result.
+IS_SALE_AFTER_ACCEPTANCE = (
+    f"{IS_ACCEPTED} AND product_sales_amount IS NOT NULL AND product_sales_date >= product_recommendation_date"
+)
+
+
+def affinity_band_sql(column):
+    """The four affinity bands: Low < 0.25 <= Medium-Low < 0.5 <= Medium-High < 0.75 <= High."""
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL WHEN {column} < 0.25 THEN 'Low' WHEN {column} < 0.5 THEN 'Medium-Low' "
+        f"WHEN {column} < 0.75 THEN 'Medium-High' ELSE 'High' END"
+    )
+
 
 # The action score: churn risk weighs most (a customer about to leave), then how much the
 # customer likes the product, then how strongly it was recommended. Only recommendations
-# not yet accepted (Pending, In Progress) are ranked: those are the ones a banker can act on.
+# not yet decided (Pending, In Progress) are ranked: those are the ones a banker can act on.
 ACTION_WEIGHTS = {"customer_churn_probability": 0.5, "customer_product_affinity": 0.3, "recommendation_score": 0.2}
+
+EXPLORER_COLUMNS = (
+    "record_id",
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "customer_segment",
+    "customer_lifecycle_stage",
+    "product_type",
+    "product_recommendation",
+    "product_recommendation_status",
+    "product_recommendation_date",
+    "recommendation_score",
+    "customer_product_affinity",
+    "customer_churn_probability",
+    "customer_satisfaction_score",
+    "account_balance",
+    "product_sales_amount",
+    "product_sales_date",
+    "product_id",
+    "product_name",
+    "last_updated_epoch",
+)
+# Searched only while customer data may be shown; masked viewers search records and products only.
+PERSONAL_SEARCH_COLUMNS = ("customer_id", "customer_name", "customer_email")
+OPEN_SEARCH_COLUMNS = ("record_id", "product_id", "product_name")
 
 
 class WarehouseMissing(RuntimeError):
@@ -34,10 +80,17 @@ class DuckDBBackend:
 
     table = "tester.fpr_records"
     name = "local DuckDB"
+    in_snowflake = False
     has_cortex = False
 
     def __init__(self, path):
         self.path = Path(path)
+
+    @property
+    def cache_key(self):
+        """Changes whenever a sync rewrites the warehouse, so cached figures never outlive it."""
+        stat = self.path.stat()
+        return f"duckdb:{self.path}:{stat.st_mtime_ns}:{stat.st_size}"
 
     def query(self, sql, params=()):
         import duckdb
@@ -66,16 +119,36 @@ class SnowparkBackend:
 
     table = "FPR_RECORDS"
     name = "Snowflake"
+    in_snowflake = True
     has_cortex = True
 
     def __init__(self, session):
         self.session = session
 
+    @property
+    def cache_key(self):
+        return f"snowflake:{_session_token(self.session)}"
+
     def query(self, sql, params=()):
         return _lowercase(self.session.sql(sql, params=list(params)).to_pandas())
 
+    def execute(self, sql, params=()):
+        """Runs a statement that returns no rows (DDL, INSERT)."""
+        self.session.sql(sql, params=list(params)).collect()
+
     def table_exists(self):
         return True
+
+
+_SESSION_TOKENS = weakref.WeakKeyDictionary()
+
+
+def _session_token(session):
+    """A name for the session that no later session can reuse (an id() can be, once the object is gone)."""
+    try:
+        return _SESSION_TOKENS.setdefault(session, uuid.uuid4().hex)
+    except TypeError:  # not weakly referenceable
+        return str(id(session))
 
 
 def _lowercase(frame):
@@ -112,6 +185,14 @@ def _active_snowpark_session():
         return None
 
 
+FILTER_COLUMNS = (
+    ("segments", "customer_segment", "Segment"),
+    ("product_types", "product_type", "Product type"),
+    ("stages", "customer_lifecycle_stage", "Lifecycle stage"),
+    ("statuses", "product_recommendation_status", "Status"),
+)
+
+
 @dataclass(frozen=True)
 class Filters:
     """The sidebar's filters; an empty choice means no filter on that column."""
@@ -126,12 +207,8 @@ class Filters:
     def where(self):
         """The WHERE clause (always excluding soft-deleted rows) and its parameters."""
         clauses, params = [NOT_DELETED], []
-        for column, values in (
-            ("customer_segment", self.segments),
-            ("product_type", self.product_types),
-            ("customer_lifecycle_stage", self.stages),
-            ("product_recommendation_status", self.statuses),
-        ):
+        for field, column, _ in FILTER_COLUMNS:
+            values = getattr(self, field)
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
@@ -143,29 +220,46 @@ class Filters:
             params.append(self.date_to.isoformat())
         return " AND ".join(clauses), params
 
+    def without_dates(self):
+        return replace(self, date_from=None, date_to=None)
 
-KPI_SQL = """
+    def fixed_columns(self):
+        """Columns filtered to a single value: nothing can be compared across them."""
+        return {column for field, column, _ in FILTER_COLUMNS if len(getattr(self, field)) == 1}
+
+    def describe(self):
+        """The filters in words, for captions and the insights history."""
+        parts = [
+            f"{label}: {', '.join(getattr(self, field))}" for field, _, label in FILTER_COLUMNS if getattr(self, field)
+        ]
+        if self.date_from or self.date_to:
+            parts.append(f"Recommended: {self.date_from or 'start'} to {self.date_to or 'end'}")
+        return "; ".join(parts) or "All records"
+
+
+KPI_SQL = f"""
 SELECT count(*) AS records,
+       sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
+       sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted,
+       sum(CASE WHEN {IS_OPEN} THEN 1 ELSE 0 END) AS still_open,
        avg(recommendation_score) AS avg_recommendation_score,
        avg(customer_satisfaction_score) AS avg_satisfaction,
        avg(customer_churn_probability) AS avg_churn_probability,
-       sum(product_sales_amount) AS total_sales,
-       avg(CASE WHEN product_recommendation_status = 'Accepted' THEN 1.0 ELSE 0.0 END) AS acceptance_rate,
+       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS sales_after_acceptance,
+       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) AS sales_after_acceptance_count,
        avg(customer_transaction_value) AS avg_transaction_value,
-       avg(account_balance) AS avg_balance,
-       avg(customer_transaction_count) AS avg_transaction_count
-FROM {table} WHERE {where}
+       avg(account_balance) AS avg_balance
+FROM {{table}} WHERE {{where}}
 """
-KPI_NAMES = (
+KPI_AVERAGES = (
     "avg_recommendation_score",
     "avg_satisfaction",
     "avg_churn_probability",
-    "total_sales",
-    "acceptance_rate",
+    "sales_after_acceptance",
     "avg_transaction_value",
     "avg_balance",
-    "avg_transaction_count",
 )
+KPI_COUNTS = ("records", "decided", "accepted", "still_open", "sales_after_acceptance_count")
 
 
 class FprData:
@@ -179,7 +273,11 @@ class FprData:
         return self.backend.query(sql.format(table=self.backend.table, where=where), [*params, *extra_params])
 
     def kpis(self, filters, period=None):
-        """The eight KPIs and the record count; `period` (after, up_to) limits recommendation dates."""
+        """The KPIs; `period` (after, up_to) limits recommendation dates to after < date <= up_to.
+
+        Acceptance rate is accepted / decided (accepted + declined); the open share is the part of
+        all records still Pending or In Progress.
+        """
         sql, extra = KPI_SQL, []
         if period:
             sql += (
@@ -187,8 +285,10 @@ class FprData:
             )
             extra = [period[0].isoformat(), period[1].isoformat()]
         row = self._run(sql, filters, extra).iloc[0]
-        figures = {name: _number(row[name]) for name in KPI_NAMES}
-        figures["records"] = int(row["records"])
+        figures = {name: _number(row[name]) for name in KPI_AVERAGES}
+        figures.update({name: _integer(row[name]) or 0 for name in KPI_COUNTS})
+        figures["acceptance_rate"] = _ratio(figures["accepted"], figures["decided"])
+        figures["open_share"] = _ratio(figures["still_open"], figures["records"])
         return figures
 
     def freshness(self):
@@ -199,23 +299,38 @@ class FprData:
         return {"latest_epoch": _integer(row["latest_epoch"]), "last_synced": row["last_synced"]}
 
     def filter_options(self):
-        options = {}
-        for key, column in (
-            ("segments", "customer_segment"),
-            ("product_types", "product_type"),
-            ("stages", "customer_lifecycle_stage"),
-            ("statuses", "product_recommendation_status"),
-        ):
-            frame = self._run(
-                f"SELECT DISTINCT {column} AS value FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL ORDER BY 1"
-            )
-            options[key] = list(frame["value"])
+        """Every value of each filter column and the recommendation date range, in one statement."""
+        selects = [
+            f"SELECT '{field}' AS field, {column} AS value FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL"
+            for field, column, _ in FILTER_COLUMNS
+        ]
+        values = self._run(" UNION ".join(selects) + " ORDER BY 1, 2")
+        options = {field: list(values.loc[values["field"] == field, "value"]) for field, _, _ in FILTER_COLUMNS}
         dates = self._run(
             "SELECT min(product_recommendation_date) AS first_date, max(product_recommendation_date) AS last_date "
             "FROM {table} WHERE {where}"
         ).iloc[0]
         options["dates"] = (_as_date(dates["first_date"]), _as_date(dates["last_date"]))
         return options
+
+    def last_recommendation_date(self, filters):
+        row = self._run("SELECT max(product_recommendation_date) AS last_date FROM {table} WHERE {where}", filters)
+        return _as_date(row["last_date"][0])
+
+    def monthly(self, filters):
+        """Recommendations, decided and accepted per month of recommendation date."""
+        frame = self._run(
+            f"""
+            SELECT CAST(DATE_TRUNC('MONTH', product_recommendation_date) AS DATE) AS month,
+                   count(*) AS records,
+                   sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
+                   sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted
+            FROM {{table}} WHERE {{where}} AND product_recommendation_date IS NOT NULL
+            GROUP BY 1 ORDER BY 1
+            """,
+            filters,
+        )
+        return _with_acceptance(frame)
 
     def counts_by(self, column, filters, limit=None):
         """Records per value of `column`, most first."""
@@ -230,13 +345,9 @@ class FprData:
     def affinity_bands(self, filters):
         """Records in four bands of customer_product_affinity, in band order (empty bands included)."""
         frame = self._run(
-            """
-            SELECT CASE WHEN customer_product_affinity < 0.25 THEN 'Low'
-                        WHEN customer_product_affinity < 0.5 THEN 'Medium-Low'
-                        WHEN customer_product_affinity < 0.75 THEN 'Medium-High'
-                        ELSE 'High' END AS band,
-                   count(*) AS records
-            FROM {table} WHERE {where} AND customer_product_affinity IS NOT NULL
+            f"""
+            SELECT {affinity_band_sql("customer_product_affinity")} AS band, count(*) AS records
+            FROM {{table}} WHERE {{where}} AND customer_product_affinity IS NOT NULL
             GROUP BY 1
             """,
             filters,
@@ -245,33 +356,37 @@ class FprData:
         return pd.DataFrame({"band": AFFINITY_BANDS, "records": [int(counts.get(band, 0)) for band in AFFINITY_BANDS]})
 
     def acceptance_by_score(self, filters):
-        """Acceptance rate per tenth of recommendation_score."""
-        return self._run(
-            """
+        """Acceptance (accepted / decided) per tenth of recommendation_score."""
+        frame = self._run(
+            f"""
             SELECT LEAST(FLOOR(recommendation_score * 10), 9) / 10.0 AS score_from,
                    count(*) AS records,
-                   avg(CASE WHEN product_recommendation_status = 'Accepted' THEN 1.0 ELSE 0.0 END) AS acceptance_rate
-            FROM {table} WHERE {where} AND recommendation_score IS NOT NULL
+                   sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
+                   sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted
+            FROM {{table}} WHERE {{where}} AND recommendation_score IS NOT NULL
             GROUP BY 1 ORDER BY 1
             """,
             filters,
         )
+        return _with_acceptance(frame)
 
     def acceptance_by(self, column, filters):
-        return self._run(
+        """Per value of `column`: records, decided, accepted, acceptance (accepted / decided), average churn."""
+        frame = self._run(
             f"""
             SELECT {column} AS value, count(*) AS records,
-                   avg(CASE WHEN product_recommendation_status = 'Accepted' THEN 1.0 ELSE 0.0 END) AS acceptance_rate,
+                   sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
+                   sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted,
                    avg(customer_churn_probability) AS avg_churn_probability
-            FROM {{table}} WHERE {{where}} GROUP BY {column} ORDER BY acceptance_rate DESC, value
+            FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL GROUP BY {column} ORDER BY value
             """,
             filters,
         )
+        return _with_acceptance(frame)
 
     def action_list(self, filters, limit=50):
-        """Recommendations not yet accepted, ranked by the action score (see ACTION_WEIGHTS)."""
+        """Open recommendations, ranked by the action score (see ACTION_WEIGHTS)."""
         score = " + ".join(f"{weight} * {column}" for column, weight in ACTION_WEIGHTS.items())
-        statuses = ", ".join("?" for _ in NOT_YET_ACCEPTED)
         return self._run(
             f"""
             SELECT record_id, customer_id, customer_name, customer_email, customer_segment, product_type,
@@ -279,93 +394,86 @@ class FprData:
                    customer_churn_probability, customer_product_affinity, recommendation_score,
                    ROUND(100 * ({score}), 1) AS action_score
             FROM {{table}}
-            WHERE {{where}} AND product_recommendation_status IN ({statuses})
+            WHERE {{where}} AND {IS_OPEN}
               AND customer_churn_probability IS NOT NULL AND customer_product_affinity IS NOT NULL
               AND recommendation_score IS NOT NULL
             ORDER BY action_score DESC, record_id
             LIMIT {int(limit)}
             """,
             filters,
-            NOT_YET_ACCEPTED,
         )
 
     def opportunity_figures(self, filters):
         """Figures the insights need beyond the KPIs."""
         row = self._run(
-            """
+            f"""
             SELECT
-              sum(CASE WHEN product_recommendation_status IN ('Pending', 'In Progress')
-                        AND customer_product_affinity >= 0.75 THEN 1 ELSE 0 END) AS open_high_affinity,
-              sum(CASE WHEN customer_churn_probability >= 0.7 AND customer_satisfaction_score < 0.3
-                       THEN 1 ELSE 0 END) AS at_risk,
-              avg(CASE WHEN product_recommendation_status = 'Accepted' THEN product_sales_amount END)
-                AS avg_sale_accepted,
+              sum(CASE WHEN {IS_OPEN} AND customer_product_affinity >= 0.75 THEN 1 ELSE 0 END) AS open_high_affinity,
+              count(DISTINCT CASE WHEN customer_churn_probability >= 0.7 AND customer_satisfaction_score < 0.3
+                                  THEN customer_id END) AS at_risk,
+              avg(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS avg_sale_after_acceptance,
               sum(CASE WHEN product_recommendation_status = 'Declined' THEN 1 ELSE 0 END) AS declined
-            FROM {table} WHERE {where}
+            FROM {{table}} WHERE {{where}}
             """,
             filters,
         ).iloc[0]
         return {
             "open_high_affinity": _integer(row["open_high_affinity"]) or 0,
             "at_risk": _integer(row["at_risk"]) or 0,
-            "avg_sale_accepted": _number(row["avg_sale_accepted"]),
+            "avg_sale_after_acceptance": _number(row["avg_sale_after_acceptance"]),
             "declined": _integer(row["declined"]) or 0,
         }
 
     @staticmethod
-    def _search(search):
+    def _search(search, personal):
         if not search.strip():
             return "", []
-        condition = (
-            " AND (customer_id ILIKE ? OR customer_name ILIKE ? OR customer_email ILIKE ? "
-            "OR product_id ILIKE ? OR product_name ILIKE ?)"
-        )
-        return condition, [f"%{search.strip()}%"] * 5
+        columns = (*OPEN_SEARCH_COLUMNS, *PERSONAL_SEARCH_COLUMNS) if personal else OPEN_SEARCH_COLUMNS
+        condition = " AND (" + " OR ".join(f"{column} ILIKE ?" for column in columns) + ")"
+        return condition, [f"%{search.strip()}%"] * len(columns)
 
-    def match_count(self, filters, search=""):
-        """How many records match the filters and the search (customer or product id, name or email)."""
-        condition, params = self._search(search)
+    def match_count(self, filters, search="", personal=False):
+        """How many records match the filters and the search.
+
+        The search looks in record and product ids and product names; in customer ids, names and
+        emails only when `personal` (the viewer may see customer data).
+        """
+        condition, params = self._search(search, personal)
         counted = self._run(f"SELECT count(*) AS n FROM {{table}} WHERE {{where}}{condition}", filters, params)
         return int(counted["n"][0])
 
-    def explore(self, filters, search="", page=1, page_size=25):
+    def explore(self, filters, search="", page=1, page_size=25, personal=False):
         """One page of the matching records, most recently changed first."""
-        condition, params = self._search(search)
+        condition, params = self._search(search, personal)
         offset = (max(int(page), 1) - 1) * int(page_size)
         return self._run(
-            f"SELECT * EXCLUDE (_fivetran_synced, _fivetran_deleted) FROM {{table}} WHERE {{where}}{condition} "
+            f"SELECT {', '.join(EXPLORER_COLUMNS)} FROM {{table}} WHERE {{where}}{condition} "
             f"ORDER BY last_updated_epoch DESC, record_id LIMIT {int(page_size)} OFFSET {offset}",
             filters,
             params,
         )
 
     def complete(self, model, prompt):
-        """Snowflake Cortex text completion (Snowflake only)."""
-        frame = self.backend.query("SELECT SNOWFLAKE.CORTEX.COMPLETE(?, ?) AS answer", [model, prompt])
+        """Snowflake Cortex text completion through AI_COMPLETE (Snowflake only)."""
+        frame = self.backend.query("SELECT AI_COMPLETE(?, ?) AS answer", [model, prompt])
         return str(frame["answer"][0])
 
-
-def mask_personal(frame):
-    """Names and emails reduced to a first letter, so a screen can be shared."""
-    masked = frame.copy()
-    if "customer_name" in masked:
-        masked["customer_name"] = masked["customer_name"].map(_mask_name)
-    if "customer_email" in masked:
-        masked["customer_email"] = masked["customer_email"].map(_mask_email)
-    return masked
+    def any_role_in_session(self, roles):
+        """Whether the viewer's session holds one of `roles` (Snowflake only; no answer counts as no)."""
+        if not roles:
+            return False
+        checks = " OR ".join("IS_ROLE_IN_SESSION(?)" for _ in roles)
+        frame = self.backend.query(f"SELECT ({checks}) AS allowed", list(roles))
+        return bool(frame["allowed"][0]) if not pd.isna(frame["allowed"][0]) else False
 
 
-def _mask_name(value):
-    if not isinstance(value, str) or not value:
-        return value
-    return " ".join(part[0] + "•" * max(len(part) - 1, 1) for part in value.split())
+def _with_acceptance(frame):
+    frame["acceptance_rate"] = [_ratio(a, d) for a, d in zip(frame["accepted"], frame["decided"], strict=True)]
+    return frame
 
 
-def _mask_email(value):
-    if not isinstance(value, str) or "@" not in value:
-        return "•••" if value else value
-    local, domain = value.split("@", 1)
-    return f"{local[:1]}•••@{domain}"
+def _ratio(part, whole):
+    return None if not whole else float(part) / float(whole)
 
 
 def _number(value):

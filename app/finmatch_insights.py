@@ -1,10 +1,16 @@
 """Insights on four focus areas, written from figures computed over the whole table.
 
-In Snowflake the figures go into a prompt for Cortex; locally (no Cortex) the app writes
-each section itself from the same figures, and says so.
+In Snowflake the figures go into a prompt for Cortex; locally (no Cortex), or when Cortex fails,
+the app writes each section itself from the same figures, and says so.
+
+Three rules keep the insights honest: a dimension filtered to one value is never compared (there
+is nothing to compare it with); no group with fewer than MIN_GROUP_RECORDS decided
+recommendations is named (its rate is noise); and every sentence about a list in the app says
+what that list actually shows.
 """
 
 from finmatch_data import Filters
+from finmatch_settings import MIN_GROUP_RECORDS
 
 FOCUS_AREAS = (
     "Overall performance",
@@ -12,20 +18,37 @@ FOCUS_AREAS = (
     "Financial impact",
     "Strategic recommendations",
 )
-CORTEX_MODELS = ("claude-3-5-sonnet", "mistral-large2", "llama3.1-70b", "snowflake-arctic")
 COMPUTED_LABEL = "Computed from the figures by FinMatch (no AI model was used)."
+ACTION_LIST_SIZE = 50  # the length of the Who to act on list the insights refer to
+HIGH_AFFINITY = 0.75
+DIMENSIONS = (
+    ("by_product_type", "product_type", "product type", "product types"),
+    ("by_segment", "customer_segment", "segment", "segments"),
+    ("by_stage", "customer_lifecycle_stage", "lifecycle stage", "lifecycle stages"),
+)
 
 
 def gather_statistics(data, filters):
-    """Everything the insights speak of, for the filtered selection and the whole portfolio."""
-    return {
+    """Everything the insights speak of, for the filtered selection and the whole portfolio.
+
+    Args:
+        data: an FprData (or anything answering the same questions, such as a cache in front of one).
+        filters: the sidebar's Filters.
+    """
+    actions = data.action_list(filters, ACTION_LIST_SIZE)
+    stats = {
         "selection": data.kpis(filters),
         "portfolio": data.kpis(Filters()),
-        "by_product_type": _rows(data.acceptance_by("product_type", filters)),
-        "by_segment": _rows(data.acceptance_by("customer_segment", filters)),
-        "by_stage": _rows(data.acceptance_by("customer_lifecycle_stage", filters)),
+        "fixed": sorted(filters.fixed_columns()),
+        "top_actions": min(len(actions), ACTION_LIST_SIZE),
+        "top_actions_high_affinity": int(
+            (actions["customer_product_affinity"].head(ACTION_LIST_SIZE) >= HIGH_AFFINITY).sum()
+        ),
         **data.opportunity_figures(filters),
     }
+    for key, column, _, _ in DIMENSIONS:
+        stats[key] = _rows(data.acceptance_by(column, filters))
+    return stats
 
 
 def _rows(frame):
@@ -33,12 +56,30 @@ def _rows(frame):
         {
             "value": row["value"],
             "records": int(row["records"]),
-            "acceptance_rate": float(row["acceptance_rate"]),
+            "decided": int(row["decided"]),
+            "acceptance_rate": None if row["acceptance_rate"] is None else float(row["acceptance_rate"]),
             "avg_churn_probability": float(row["avg_churn_probability"]),
         }
         for _, row in frame.iterrows()
-        if row["value"] is not None
     ]
+
+
+def comparable(stats, key):
+    """The groups of one dimension that may be named, or [] when the dimension cannot be compared.
+
+    A dimension filtered to one value is never compared; groups with fewer than MIN_GROUP_RECORDS
+    decided recommendations are left out; at least two groups must remain.
+    """
+    column = next(column for k, column, _, _ in DIMENSIONS if k == key)
+    if column in stats["fixed"]:
+        return []
+    rows = [row for row in stats[key] if row["decided"] >= MIN_GROUP_RECORDS and row["acceptance_rate"] is not None]
+    return rows if len(rows) >= 2 else []
+
+
+def _best_and_worst(rows):
+    ranked = sorted(rows, key=lambda row: (row["acceptance_rate"], str(row["value"])))
+    return (ranked[-1], ranked[0]) if ranked else (None, None)
 
 
 def money(value):
@@ -63,29 +104,38 @@ def score(value):
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _rate(row):
+    return f"{share(row['acceptance_rate'])} accepted of {row['decided']} decided"
+
+
+def _group(row):
+    return f"{row['value']} {_rate(row)}"
+
+
 def statistics_text(stats):
-    """The figures as plain lines: the body of the Cortex prompt and the source of computed insights."""
+    """The figures as plain lines: the body of the Cortex prompt."""
     s, p = stats["selection"], stats["portfolio"]
     lines = [
         f"Records in selection: {s['records']} (portfolio: {p['records']})",
-        f"Acceptance rate: {share(s['acceptance_rate'])} (portfolio: {share(p['acceptance_rate'])})",
+        f"Decided (accepted or declined): {s['decided']}; still open (Pending or In Progress): {s['still_open']}",
+        f"Acceptance rate (accepted / decided): {share(s['acceptance_rate'])} "
+        f"(portfolio: {share(p['acceptance_rate'])})",
+        f"Share still open: {share(s['open_share'])}",
         f"Average recommendation score: {score(s['avg_recommendation_score'])}",
         f"Average customer satisfaction: {score(s['avg_satisfaction'])}",
         f"Average churn probability: {score(s['avg_churn_probability'])}",
-        f"Total product sales: {money(s['total_sales'])}",
-        f"Average accepted sale: {money(stats['avg_sale_accepted'])}",
+        f"Sales after acceptance (accepted, sale dated on or after the recommendation): "
+        f"{money(s['sales_after_acceptance'])} over {s['sales_after_acceptance_count']} sales",
+        f"Average sale after acceptance: {money(stats['avg_sale_after_acceptance'])}",
         f"Average account balance: {money(s['avg_balance'])}",
-        f"Average transaction value: {money(s['avg_transaction_value'])}",
-        f"Open recommendations with affinity >= 0.75: {stats['open_high_affinity']}",
+        f"Open recommendations with affinity >= {HIGH_AFFINITY}: {stats['open_high_affinity']}",
         f"Customers with churn >= 0.7 and satisfaction < 0.3: {stats['at_risk']}",
         f"Declined recommendations: {stats['declined']}",
     ]
-    for title, key in (("product type", "by_product_type"), ("segment", "by_segment"), ("lifecycle stage", "by_stage")):
-        parts = [
-            f"{row['value']} {share(row['acceptance_rate'])} accepted, churn {score(row['avg_churn_probability'])}"
-            for row in stats[key]
-        ]
-        lines.append(f"By {title}: " + "; ".join(parts))
+    for key, _, _, plural in DIMENSIONS:
+        rows = comparable(stats, key)
+        if rows:
+            lines.append(f"By {plural}: " + "; ".join(_group(row) for row in rows))
     return "\n".join(lines)
 
 
@@ -93,7 +143,8 @@ def cortex_prompt(focus, stats):
     return (
         "You are an analyst for a bank's product recommendation programme. Using only the figures below, "
         f"write a short, specific assessment of: {focus}. Name the figures you rely on, and end with two or "
-        "three concrete actions.\n\nFigures:\n" + statistics_text(stats)
+        "three concrete actions. Acceptance rate means accepted divided by decided (accepted plus declined). "
+        "Name only the groups listed below; do not compare anything else.\n\nFigures:\n" + statistics_text(stats)
     )
 
 
@@ -104,74 +155,88 @@ def computed_insight(focus, stats):
     return _WRITERS[focus](stats)
 
 
-def _best_and_worst(rows):
-    ranked = sorted((row for row in rows if row["records"]), key=lambda row: row["acceptance_rate"])
-    return (ranked[-1], ranked[0]) if ranked else (None, None)
+def _not_compared(stats, key, plural):
+    column = next(column for k, column, _, _ in DIMENSIONS if k == key)
+    if column in stats["fixed"]:
+        return f"{plural.capitalize()} are not compared: the filters select only one."
+    return (
+        f"{plural.capitalize()} are not compared: fewer than two have {MIN_GROUP_RECORDS} or more decided "
+        "recommendations in this selection."
+    )
 
 
 def _overall(stats):
     s, p = stats["selection"], stats["portfolio"]
-    best, worst = _best_and_worst(stats["by_product_type"])
     text = (
-        f"{s['records']:,} recommendations in the selection; **{share(s['acceptance_rate'])}** were accepted "
-        f"(portfolio {share(p['acceptance_rate'])}). "
+        f"{s['records']:,} recommendations in the selection, {s['decided']:,} of them decided: "
+        f"**{share(s['acceptance_rate'])}** "
+        f"of decided recommendations were accepted (portfolio {share(p['acceptance_rate'])}), and "
+        f"{share(s['open_share'])} are still Pending or In Progress. "
         f"Average recommendation score {score(s['avg_recommendation_score'])}, "
         f"satisfaction {score(s['avg_satisfaction'])}, churn probability {score(s['avg_churn_probability'])}."
     )
-    if best:
-        text += (
-            f" Best acceptance by product type: {best['value']} ({share(best['acceptance_rate'])}); "
-            f"weakest: {worst['value']} ({share(worst['acceptance_rate'])})."
-        )
-    return text
+    rows = comparable(stats, "by_product_type")
+    if rows:
+        best, worst = _best_and_worst(rows)
+        text += f" Best acceptance by product type: {_group(best)}; weakest: {_group(worst)}."
+    else:
+        text += " " + _not_compared(stats, "by_product_type", "product types")
+    return text + f" Groups with fewer than {MIN_GROUP_RECORDS} decided recommendations are not named."
 
 
 def _optimisation(stats):
-    _, worst_segment = _best_and_worst(stats["by_segment"])
     text = (
-        f"**{stats['open_high_affinity']:,}** recommendations are still Pending or In Progress for customers whose "
-        "product affinity is 0.75 or more: the quickest wins, listed first under *Who to act on*. "
+        f"**{stats['open_high_affinity']:,}** open recommendations are for customers whose product affinity is "
+        f"{HIGH_AFFINITY} or more. *Who to act on* ranks open recommendations by action score, churn risk first: "
+        f"{stats['top_actions_high_affinity']} of its top {stats['top_actions']} have that affinity. "
         f"{stats['declined']:,} recommendations were declined; review their terms before offering again."
     )
-    if worst_segment:
-        text += (
-            f" The {worst_segment['value']} segment accepts least ({share(worst_segment['acceptance_rate'])}): "
-            "test a different product mix there."
-        )
+    rows = comparable(stats, "by_segment")
+    if rows:
+        _, worst = _best_and_worst(rows)
+        text += f" The {worst['value']} segment accepts least ({_rate(worst)}): test a different product mix there."
+    else:
+        text += " " + _not_compared(stats, "by_segment", "segments")
     return text
 
 
 def _financial(stats):
     s = stats["selection"]
+    average = stats["avg_sale_after_acceptance"]
     text = (
-        f"Product sales total **{money(s['total_sales'])}**; an accepted recommendation sells "
-        f"{money(stats['avg_sale_accepted'])} on average. Average balance {money(s['avg_balance'])}, "
+        f"Sales after acceptance total **{money(s['sales_after_acceptance'])}** over "
+        f"{s['sales_after_acceptance_count']:,} sales: accepted recommendations whose sale is dated on or after the "
+        f"recommendation, {money(average)} each on average. Sales of declined or open recommendations, and sales "
+        f"dated before the recommendation, are not counted. Average balance {money(s['avg_balance'])}, "
         f"average transaction value {money(s['avg_transaction_value'])}."
     )
-    if stats["avg_sale_accepted"] is not None:
-        lift = 0.1 * stats["open_high_affinity"] * stats["avg_sale_accepted"]
+    if average is not None and stats["open_high_affinity"]:
+        estimate = 0.1 * stats["open_high_affinity"] * average
         text += (
-            f" Converting one in ten of the {stats['open_high_affinity']:,} open high-affinity recommendations "
-            f"at that average would add about **{money(lift)}** in sales."
+            f" If one in ten of the {stats['open_high_affinity']:,} open high-affinity recommendations were accepted "
+            f"and sold at that average, sales after acceptance would grow by about **{money(estimate)}** "
+            "(an estimate from past averages, not a measured result)."
         )
     return text
 
 
 def _strategic(stats):
-    stages = sorted(stats["by_stage"], key=lambda row: row["avg_churn_probability"])
-    best_type, _ = _best_and_worst(stats["by_product_type"])
     text = (
         f"**{stats['at_risk']:,}** customers combine a churn probability of 0.7 or more with satisfaction under 0.3: "
         "contact them with retention offers before cross-selling."
     )
+    stages = comparable(stats, "by_stage")
     if stages:
-        riskiest = stages[-1]
+        riskiest = max(stages, key=lambda row: (row["avg_churn_probability"], str(row["value"])))
         text += (
             f" The {riskiest['value']} lifecycle stage has the highest average churn "
-            f"({score(riskiest['avg_churn_probability'])}): design its next touchpoint first."
+            f"({score(riskiest['avg_churn_probability'])} over {riskiest['records']} records): "
+            "design its next touchpoint first."
         )
-    if best_type:
-        text += f" Lead marketing with {best_type['value']}, the product type customers accept most."
+    types = comparable(stats, "by_product_type")
+    if types:
+        best, _ = _best_and_worst(types)
+        text += f" Lead marketing with {best['value']}, the product type accepted most ({_rate(best)})."
     return text
 
 

@@ -1,24 +1,21 @@
-"""FinMatch: which recommendations work, and whom to call next, from the fpr_records table.
+"""FinMatch: which recommendations work, whom to call next, and which product to offer them.
 
 Runs locally on the warehouse `make sync` writes (`make app`) and unchanged as Streamlit in
-Snowflake, on FPR_RECORDS. Every figure is computed by SQL over the whole table.
+Snowflake, on FPR_RECORDS. Every figure is computed by SQL over the whole table; answers are
+cached per filter choice for CACHE_TTL_SECONDS.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import altair as alt
+import pandas as pd
 import streamlit as st
-from finmatch_data import (
-    ACTION_WEIGHTS,
-    Filters,
-    FprData,
-    WarehouseMissing,
-    mask_personal,
-    open_backend,
-)
+from finmatch_data import ACTION_WEIGHTS, Filters, FprData, WarehouseMissing, open_backend
+from finmatch_history import Entry, history_for, history_markdown
 from finmatch_insights import (
+    ACTION_LIST_SIZE,
     COMPUTED_LABEL,
-    CORTEX_MODELS,
     FOCUS_AREAS,
     compact_money,
     computed_insight,
@@ -28,42 +25,103 @@ from finmatch_insights import (
     score,
     share,
 )
+from finmatch_match import Matcher
+from finmatch_privacy import decide_access, mask_id, mask_personal
+from finmatch_settings import CACHE_TTL_SECONDS, MIN_GROUP_RECORDS, PRIOR_STRENGTH, cortex_models
 
 TREND_DAYS = 90
+TABS = ["Overview", "Distributions", "Who to act on", "Match", "Insights", "Data explorer"]
 NO_MATCH = "No records match the filters. Clear a filter in the sidebar to see more."
-EXPLORER_DEFAULT_COLUMNS = [
+LABELS = {
+    "rank": "Rank",
+    "action_score": "Action score",
+    "reason": "Why",
+    "record_id": "Record ID",
+    "customer_id": "Customer ID",
+    "customer_name": "Customer",
+    "customer_email": "Email",
+    "customer_segment": "Segment",
+    "customer_lifecycle_stage": "Lifecycle stage",
+    "product_type": "Product held",
+    "product_recommendation": "Recommended product",
+    "product_recommendation_status": "Status",
+    "product_recommendation_date": "Recommended on",
+    "recommendation_score": "Recommendation score",
+    "customer_product_affinity": "Affinity",
+    "customer_churn_probability": "Churn probability",
+    "customer_satisfaction_score": "Satisfaction",
+    "account_balance": "Balance",
+    "product_sales_amount": "Sale amount",
+    "product_sales_date": "Sold on",
+    "product_id": "Product ID",
+    "product_name": "Product name",
+    "last_updated_epoch": "Last updated (UTC)",
+}
+EXPLORER_DEFAULT = [
     "record_id",
     "customer_id",
     "customer_name",
-    "customer_email",
     "customer_segment",
-    "product_type",
     "product_recommendation",
     "product_recommendation_status",
+    "product_recommendation_date",
     "recommendation_score",
     "account_balance",
     "last_updated_epoch",
 ]
-
-# label, KPI key, how to show the value
-KPI_CARDS = [
-    ("Avg recommendation score", "avg_recommendation_score", score),
-    ("Avg satisfaction", "avg_satisfaction", score),
-    ("Avg churn probability", "avg_churn_probability", score),
-    ("Acceptance rate", "acceptance_rate", share),
-    ("Total product sales", "total_sales", compact_money),
-    ("Avg transaction value", "avg_transaction_value", money),
-    ("Avg account balance", "avg_balance", money),
-    ("Avg transaction count", "avg_transaction_count", lambda value: "n/a" if value is None else f"{value:.1f}"),
+ACTION_COLUMNS = [
+    "rank",
+    "action_score",
+    "reason",
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "customer_segment",
+    "product_recommendation",
+    "product_recommendation_status",
+    "product_recommendation_date",
+    "record_id",
 ]
 
 
-def sidebar(data):
-    """The filters (empty = all) and whether personal data is shown."""
-    options = data.filter_options()
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=500)
+def _cached(_source, source_key, question, *args):
+    return getattr(_source, question)(*args)
+
+
+def ask(source, question, *args):
+    """One answer of an FprData or Matcher, reused per source, question and arguments (filters included)."""
+    return _cached(source, f"{type(source).__name__}:{source.backend.cache_key}", question, *args)
+
+
+class Cached:
+    """An FprData whose questions go through the cache, for code written against FprData."""
+
+    def __init__(self, data):
+        self._data = data
+
+    def __getattr__(self, question):
+        return lambda *args: ask(self._data, question, *args)
+
+
+@dataclass(frozen=True)
+class Page:
+    data: FprData
+    matcher: Matcher
+    filters: Filters
+    kpis: dict
+    access: object
+
+
+# ---------- sidebar ----------
+
+
+def sidebar(data, access):
+    """The filters (empty = all) and the viewer's access to customer data."""
+    options = ask(data, "filter_options")
     st.sidebar.header("Filters")
     segments = st.sidebar.multiselect("Customer segment", options["segments"], placeholder="All segments")
-    product_types = st.sidebar.multiselect("Product type", options["product_types"], placeholder="All product types")
+    product_types = st.sidebar.multiselect("Product held", options["product_types"], placeholder="All products")
     stages = st.sidebar.multiselect("Lifecycle stage", options["stages"], placeholder="All stages")
     statuses = st.sidebar.multiselect("Recommendation status", options["statuses"], placeholder="All statuses")
     first, last = options["dates"]
@@ -73,79 +131,253 @@ def sidebar(data):
         if isinstance(chosen, tuple | list) and len(chosen) == 2 and tuple(chosen) != (first, last):
             date_from, date_to = chosen
     st.sidebar.divider()
-    show_personal = st.sidebar.toggle("Show customer names and emails", value=False)
-    filters = Filters(tuple(segments), tuple(product_types), tuple(stages), tuple(statuses), date_from, date_to)
-    return filters, show_personal, last
+    st.sidebar.caption(("🔓 " if access.personal else "🔒 ") + access.reason)
+    if st.sidebar.button("Reload data", help=f"Figures are reused for up to {CACHE_TTL_SECONDS // 60} minutes."):
+        _cached.clear()
+    return Filters(tuple(segments), tuple(product_types), tuple(stages), tuple(statuses), date_from, date_to)
 
 
-def overview(data, filters, kpis, anchor):
-    st.subheader("Overview")
-    recent_start = anchor - timedelta(days=TREND_DAYS)
-    recent = data.kpis(filters, (recent_start, anchor))
-    before = data.kpis(filters, (recent_start - timedelta(days=TREND_DAYS), recent_start))
-    st.caption(
-        f"{kpis['records']:,} records. Each card compares the last {TREND_DAYS} days of recommendations "
-        f"(to {anchor}) with the {TREND_DAYS} days before."
-    )
+def viewer_access(data):
+    """Decided once per session (one query in Snowflake), never by a widget."""
+    key = f"finmatch_access:{data.backend.cache_key}"
+    if key not in st.session_state:
+        st.session_state[key] = decide_access(data)
+    return st.session_state[key]
+
+
+# ---------- overview ----------
+
+# label, KPI key, how to show the value, definition shown on the card
+KPI_CARDS = [
+    (
+        "Acceptance rate",
+        "acceptance_rate",
+        share,
+        lambda k: f"Accepted ÷ decided: {k['accepted']:,} of {k['decided']:,}.",
+    ),
+    (
+        "Still open",
+        "open_share",
+        share,
+        lambda k: f"{k['still_open']:,} of {k['records']:,} are Pending or In Progress.",
+    ),
+    (
+        "Sales after acceptance",
+        "sales_after_acceptance",
+        compact_money,
+        lambda k: f"{k['sales_after_acceptance_count']:,} accepted, sold on or after the recommendation date.",
+    ),
+    ("Avg recommendation score", "avg_recommendation_score", score, lambda k: "Strength of the recommendation, 0–1."),
+    ("Avg satisfaction", "avg_satisfaction", score, lambda k: "Customer satisfaction score, 0–1."),
+    (
+        "Avg churn probability",
+        "avg_churn_probability",
+        score,
+        lambda k: "Chance the customer leaves, 0–1; lower is better.",
+    ),
+    ("Avg account balance", "avg_balance", money, lambda k: "Mean balance over the selected records."),
+    ("Avg transaction value", "avg_transaction_value", money, lambda k: "Mean value of recent transactions."),
+]
+
+
+# Less churn is good; more or fewer open recommendations is neither good nor bad by itself.
+DELTA_COLORS = {"avg_churn_probability": "inverse", "open_share": "off"}
+
+
+def overview(page):
+    kpis = page.kpis
+    recent, before, trend_note = trends(page)
+    st.caption(f"{kpis['records']:,} records selected ({page.filters.describe()}). {trend_note}")
     for row_start in (0, 4):
-        for column, (label, key, show) in zip(st.columns(4), KPI_CARDS[row_start : row_start + 4], strict=True):
-            column.metric(
-                label,
-                show(kpis[key]),
-                delta=_trend(recent[key], before[key], key),
-                delta_color="inverse" if key == "avg_churn_probability" else "normal",
-                border=True,
-            )
-    freshness = data.freshness()
+        for column, (label, key, show, define) in zip(st.columns(4), KPI_CARDS[row_start : row_start + 4], strict=True):
+            with column.container(border=True):
+                st.metric(
+                    label,
+                    show(kpis[key]),
+                    delta=_delta(recent, before, key),
+                    delta_color=DELTA_COLORS.get(key, "normal"),
+                )
+                st.caption(define(kpis))
+    monthly_chart(ask(page.data, "monthly", page.filters))
+    freshness = ask(page.data, "freshness")
     latest = freshness["latest_epoch"]
     latest_text = datetime.fromtimestamp(latest, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if latest else "n/a"
-    synced = (freshness["last_synced"] or "n/a")[:19]
-    st.caption(f"Data freshness: latest change {latest_text} · last synced {synced} UTC")
+    synced = (freshness["last_synced"] or "n/a")[:16]
+    st.caption(
+        f"Data freshness: latest change {latest_text} · last synced {synced} UTC · "
+        f"figures reused for up to {CACHE_TTL_SECONDS // 60} minutes "
+        "(Reload data in the sidebar reads the table again)."
+    )
 
 
-def _trend(recent, before, key):
-    if recent is None or before is None:
+def trend_periods(data, filters):
+    """The two periods the card deltas compare, as (after, up_to) pairs, and both in words; None without dates."""
+    if filters.date_from and filters.date_to:
+        days = (filters.date_to - filters.date_from).days + 1
+        start = filters.date_from - timedelta(days=1)
+        recent, before = (start, filters.date_to), (start - timedelta(days=days), start)
+        words = f"the selected {days} days ({filters.date_from} to {filters.date_to})"
+    else:
+        anchor = ask(data, "last_recommendation_date", filters)
+        if anchor is None:
+            return None
+        days = TREND_DAYS
+        recent = (anchor - timedelta(days=days), anchor)
+        before = (recent[0] - timedelta(days=days), recent[0])
+        words = f"the last {days} days of recommendations ({recent[0] + timedelta(days=1)} to {anchor})"
+    earlier = f"the {days} days before ({before[0] + timedelta(days=1)} to {before[1]})"
+    return recent, before, words, earlier
+
+
+def trends(page):
+    """KPIs of the two compared periods (None when too few records to compare) and a note saying which."""
+    periods = trend_periods(page.data, page.filters)
+    if periods is None:
+        return None, None, "No recommendation dates to compare periods."
+    recent_period, before_period, words, earlier = periods
+    undated = page.filters.without_dates()
+    recent = ask(page.data, "kpis", undated, recent_period)
+    before = ask(page.data, "kpis", undated, before_period)
+    smallest = min(recent["records"], before["records"])
+    if smallest < MIN_GROUP_RECORDS:
+        return (
+            None,
+            None,
+            (
+                f"No changes shown: comparing {words} with {earlier} needs {MIN_GROUP_RECORDS} records in each, "
+                f"and one has only {smallest}."
+            ),
+        )
+    return recent, before, f"Changes compare {words} with {earlier}, same filters otherwise."
+
+
+def _delta(recent, before, key):
+    if recent is None or recent[key] is None or before[key] is None:
         return None
-    change = recent - before
-    if key == "acceptance_rate":
+    if key == "acceptance_rate" and min(recent["decided"], before["decided"]) < MIN_GROUP_RECORDS:
+        return None
+    change = recent[key] - before[key]
+    if key in ("acceptance_rate", "open_share"):
         return f"{change * 100:+.1f} pts"
-    if key in ("total_sales", "avg_transaction_value", "avg_balance"):
-        return f"{'+' if change >= 0 else '-'}${abs(change):,.2f}"
+    if key in ("sales_after_acceptance", "avg_transaction_value", "avg_balance"):
+        return f"{'+' if change >= 0 else '-'}${abs(change):,.0f}"
     return f"{change:+.3f}"
 
 
-def bar_chart(frame, category, value, title, horizontal):
-    """Horizontal bars sorted by size, or vertical bars in the frame's own order (for ordered bands)."""
-    if horizontal:
-        x, y = alt.X(f"{value}:Q", title="Records"), alt.Y(f"{category}:N", title=None, sort="-x")
-    else:
-        x, y = alt.X(f"{category}:N", title=None, sort=None), alt.Y(f"{value}:Q", title="Records")
-    return alt.Chart(frame, title=title).mark_bar().encode(x=x, y=y, tooltip=[category, value])
-
-
-def distributions(data, filters):
-    st.subheader("Distributions")
-    left, right = st.columns(2)
-    charts = [
-        (left, data.counts_by("product_recommendation_status", filters), "value", "Recommendation status", True),
-        (right, data.affinity_bands(filters), "band", "Product affinity", False),
-        (left, data.counts_by("customer_lifecycle_stage", filters), "value", "Lifecycle stage", True),
-        (right, data.counts_by("product_type", filters, limit=10), "value", "Top product types", True),
-        (left, data.counts_by("customer_segment", filters, limit=10), "value", "Top segments", True),
+def monthly_chart(monthly):
+    if monthly.empty:
+        return
+    frame = monthly.assign(
+        month=pd.to_datetime(monthly["month"]),
+        reliable=monthly["decided"] >= MIN_GROUP_RECORDS,
+        acceptance_rate=monthly["acceptance_rate"].astype(float),
+    )
+    axis = alt.Axis(format="%b %Y", labelAngle=0, labelOverlap=True, title=None)
+    x = alt.X("yearmonth(month):T", axis=axis)
+    centred = alt.X("yearmonth(month):T", axis=axis, bandPosition=0.5)
+    tooltip = [
+        alt.Tooltip("month:T", format="%B %Y", title="Month"),
+        alt.Tooltip("records:Q", title="Recommendations"),
+        alt.Tooltip("decided:Q", title="Decided"),
+        alt.Tooltip("acceptance_rate:Q", format=".1%", title="Accepted of decided"),
     ]
-    for column, frame, category, title, horizontal in charts:
-        column.altair_chart(bar_chart(frame, category, "records", title, horizontal), width="stretch")
-    by_score = data.acceptance_by_score(filters)
-    chart = (
-        alt.Chart(by_score, title="Acceptance rate by recommendation score")
-        .mark_line(point=True)
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(color="#9ecae9", opacity=0.8, width=alt.RelativeBandSize(0.8))
+        .encode(x=x, y=alt.Y("records:Q", title="Recommendations"), tooltip=tooltip)
+    )
+    line = alt.Chart(frame).mark_line(color="#d62728").encode(x=centred, y=alt.Y("acceptance_rate:Q"))
+    points = (
+        alt.Chart(frame)
+        .mark_point(color="#d62728", size=60)
         .encode(
-            x=alt.X("score_from:Q", title="Recommendation score (from)", scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("acceptance_rate:Q", title="Accepted", axis=alt.Axis(format="%")),
-            tooltip=["score_from", "records", alt.Tooltip("acceptance_rate:Q", format=".1%")],
+            x=centred,
+            y=alt.Y("acceptance_rate:Q", title="Accepted of decided", axis=alt.Axis(format="%")),
+            fill=alt.condition("datum.reliable", alt.value("#d62728"), alt.value("white")),
+            tooltip=tooltip,
         )
     )
-    right.altair_chart(chart, width="stretch")
+    chart = alt.layer(bars, line + points).resolve_scale(y="independent")
+    st.altair_chart(chart.properties(title="Recommendations and acceptance by month", height=280), width="stretch")
+    sparse = int((~frame["reliable"]).sum())
+    if sparse:
+        st.caption(
+            f"Hollow points: {sparse} of {len(frame)} months have fewer than {MIN_GROUP_RECORDS} decided "
+            "recommendations, so their acceptance rate can swing by chance."
+        )
+
+
+# ---------- distributions ----------
+
+
+def bar_chart(frame, category, title, horizontal):
+    """Horizontal bars sorted by size, or vertical bars in the frame's own order (for ordered bands)."""
+    tooltip = [alt.Tooltip(f"{category}:N", title=title), alt.Tooltip("records:Q", title="Records")]
+    if horizontal:
+        x, y = alt.X("records:Q", title="Records"), alt.Y(f"{category}:N", title=None, sort="-x")
+    else:
+        x = alt.X(f"{category}:N", title=None, sort=None, axis=alt.Axis(labelAngle=0))
+        y = alt.Y("records:Q", title="Records")
+    return alt.Chart(frame, title=title).mark_bar().encode(x=x, y=y, tooltip=tooltip)
+
+
+def distributions(page):
+    data, filters = page.data, page.filters
+    if page.kpis["records"] < MIN_GROUP_RECORDS:
+        st.warning(
+            f"Only {page.kpis['records']} records match the filters: these shapes can change a lot with a few "
+            "records more or less."
+        )
+    left, right = st.columns(2)
+    charts = [
+        (
+            left,
+            ask(data, "counts_by", "product_recommendation_status", filters),
+            "value",
+            "Recommendation status",
+            True,
+        ),
+        (right, ask(data, "affinity_bands", filters), "band", "Product affinity", False),
+        (left, ask(data, "counts_by", "customer_lifecycle_stage", filters), "value", "Lifecycle stage", True),
+        (right, ask(data, "counts_by", "product_type", filters, 10), "value", "Products held (top 10)", True),
+        (left, ask(data, "counts_by", "customer_segment", filters, 10), "value", "Segments (top 10)", True),
+    ]
+    for column, frame, category, title, horizontal in charts:
+        column.altair_chart(bar_chart(frame, category, title, horizontal), width="stretch")
+    with right:
+        acceptance_by_score_chart(ask(data, "acceptance_by_score", filters))
+
+
+def acceptance_by_score_chart(by_score):
+    frame = by_score.assign(
+        reliable=by_score["decided"] >= MIN_GROUP_RECORDS, acceptance_rate=by_score["acceptance_rate"].astype(float)
+    )
+    x = alt.X("score_from:Q", title="Recommendation score (from)", scale=alt.Scale(domain=[0, 1]))
+    y = alt.Y("acceptance_rate:Q", title="Accepted of decided", axis=alt.Axis(format="%"))
+    tooltip = [
+        alt.Tooltip("score_from:Q", title="Score from"),
+        alt.Tooltip("decided:Q", title="Decided"),
+        alt.Tooltip("acceptance_rate:Q", format=".1%", title="Accepted of decided"),
+    ]
+    base = alt.Chart(frame, title="Acceptance by recommendation score")
+    line = base.mark_line().encode(x=x, y=y)
+    points = base.mark_point(size=60, color="#0068c9").encode(
+        x=x,
+        y=y,
+        fill=alt.condition("datum.reliable", alt.value("#0068c9"), alt.value("white")),
+        tooltip=tooltip,
+    )
+    chart = line + points
+    st.altair_chart(chart, width="stretch")
+    sparse = int((~frame["reliable"]).sum())
+    if sparse:
+        st.caption(
+            f"Hollow points: {sparse} of {len(frame)} score bands have fewer than {MIN_GROUP_RECORDS} decided "
+            "recommendations, so their acceptance can swing by chance."
+        )
+
+
+# ---------- who to act on ----------
 
 
 def level(value):
@@ -156,141 +388,289 @@ def reason(row):
     return (
         f"churn {row['customer_churn_probability']:.2f} ({level(row['customer_churn_probability'])}) · "
         f"affinity {row['customer_product_affinity']:.2f} ({level(row['customer_product_affinity'])}) · "
-        f"recommendation score {row['recommendation_score']:.2f} · still {row['product_recommendation_status']}"
+        f"score {row['recommendation_score']:.2f} · {row['product_recommendation_status']}"
     )
 
 
-def action_view(data, filters, show_personal):
-    st.subheader("Who to act on")
+def shown(frame, access):
+    """The frame as the viewer may see it: masked unless allowed, with readable headers."""
+    visible = frame if access.personal else mask_personal(frame)
+    return visible.rename(columns=LABELS)
+
+
+@st.fragment
+def action_view(page):
     weights = " + ".join(f"{weight:g} × {column.replace('_', ' ')}" for column, weight in ACTION_WEIGHTS.items())
     st.caption(
-        f"Action score = 100 × ({weights}), for recommendations not yet accepted (Pending or In Progress). "
-        "High churn risk comes first, then how much the customer likes the product, then the recommendation's strength."
+        f"Open recommendations (Pending or In Progress) ranked by action score = 100 × ({weights}): "
+        "a customer likely to leave who likes the product comes first."
     )
-    limit = st.number_input("Customers to list", min_value=10, max_value=500, value=50, step=10)
-    actions = data.action_list(filters, limit)
+    limit = st.columns([1, 3])[0].number_input(
+        "Customers to list", min_value=10, max_value=500, value=ACTION_LIST_SIZE, step=10
+    )
+    actions = ask(page.data, "action_list", page.filters, int(limit))
     if actions.empty:
         st.info("No open recommendations match the filters.")
         return
-    actions.insert(0, "rank", range(1, len(actions) + 1))
-    actions["reason"] = actions.apply(reason, axis=1)
-    shown = actions if show_personal else mask_personal(actions)
-    columns = [
-        "rank",
-        "action_score",
-        "reason",
-        "customer_id",
-        "customer_name",
-        "customer_email",
-        "customer_segment",
-        "product_recommendation",
-        "product_type",
-        "product_recommendation_date",
-        "record_id",
-    ]
-    st.dataframe(shown[columns], hide_index=True, width="stretch")
-    st.download_button(
-        "Download as CSV", shown[columns].to_csv(index=False), file_name="finmatch_actions.csv", mime="text/csv"
+    actions = actions.assign(rank=range(1, len(actions) + 1), reason=actions.apply(reason, axis=1))
+    table = shown(actions[ACTION_COLUMNS], page.access)
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={"Why": st.column_config.TextColumn("Why", width="large")},
+    )
+    st.download_button("Download as CSV", table.to_csv(index=False), file_name="finmatch_actions.csv", mime="text/csv")
+
+
+# ---------- match ----------
+
+
+@st.fragment
+def match_view(page):
+    st.caption(
+        "Products this customer has not been offered yet, ranked by how often similar customers (same segment, "
+        "lifecycle stage and affinity band) accepted them, blended with each product's overall acceptance "
+        f"(counted as {PRIOR_STRENGTH} decided recommendations). Learned from every decided recommendation in the "
+        "table, whatever the filters."
+    )
+    customer = choose_customer(page)
+    if customer is None:
+        return
+    profile = ask(page.matcher, "profile", customer)
+    if profile is None:
+        st.info("No records for that customer.")
+        return
+    shown_id = customer if page.access.personal else mask_id(customer)
+    st.markdown(f"**{shown_id}** · {profile['segment']} · {profile['stage']} · {profile['band'] or 'no'} affinity band")
+    ranking = ask(page.matcher, "ranking", customer, profile)
+    if ranking.empty:
+        st.info("This customer has been offered every product that has decided recommendations.")
+    else:
+        st.dataframe(ranking_table(ranking), hide_index=True, width="stretch")
+    holdout = ask(page.matcher, "holdout")
+    notice = st.success if holdout.has_signal else st.info if holdout.enough else st.warning
+    notice(holdout.verdict())
+
+
+def choose_customer(page):
+    """A customer from the top of Who to act on; viewers allowed to see customer data may type any id."""
+    actions = ask(page.data, "action_list", page.filters, ACTION_LIST_SIZE)
+    candidates = list(dict.fromkeys(actions["customer_id"]))
+    show = (lambda value: value) if page.access.personal else mask_id
+    if page.access.personal:
+        typed = st.text_input("Customer ID", placeholder="Type an id, or pick from the list below").strip()
+        if typed:
+            return typed
+    if not candidates:
+        st.info("No open recommendations match the filters, so there is no customer to pick.")
+        return None
+    return st.columns([1, 2])[0].selectbox("Customer (from the top of Who to act on)", candidates, format_func=show)
+
+
+def ranking_table(ranking):
+    return pd.DataFrame(
+        {
+            "Product": ranking["product"],
+            "Estimated acceptance": ranking["estimate"].map(share),
+            "Similar customers: decided": ranking["similar_decided"].astype(int),
+            "Similar customers: accepted": ranking["similar_accepted"].astype(int),
+            "Product base rate": ranking["base_rate"].map(share),
+            "Product: decided": ranking["product_decided"].astype(int),
+        }
     )
 
 
-def insights_view(data, filters):
-    st.subheader("Insights")
+# ---------- insights ----------
+
+
+@st.fragment
+def insights_view(page):
+    data = page.data
+    history = history_for(data.backend)
     if data.backend.has_cortex:
-        model = st.selectbox("Cortex model", CORTEX_MODELS)
-        st.caption("Written by Snowflake Cortex from the figures computed over the table.")
+        model = st.selectbox("Cortex model", cortex_models(), accept_new_options=True)
+        st.caption("Written by Snowflake Cortex (AI_COMPLETE) from the figures computed over the table.")
     else:
         model = None
-        st.caption(COMPUTED_LABEL + " Cortex is available when the app runs in Snowflake.")
-    history = st.session_state.setdefault("insights_history", [])
+        st.caption(COMPUTED_LABEL + " Cortex writes them when the app runs in Snowflake.")
     if st.button("Generate insights", type="primary"):
-        stats = gather_statistics(data, filters)
+        entry, problem = generate(page, model)
+        st.session_state["finmatch_latest_insights"] = entry
+        if problem:
+            st.warning(problem)
+        save_history(history, entry)
+        st.session_state.pop(HISTORY_KEY, None)
+    latest = st.session_state.get("finmatch_latest_insights")
+    if latest is None:
+        st.info("Press *Generate insights* to write the four sections for the current selection.")
+    else:
+        show_entry(latest)
+    history_section(history, latest)
+
+
+def generate(page, model):
+    """The four sections, step by step in a status box; Cortex failures fall back to computed text.
+
+    Returns:
+        (Entry, message or None): the message says, in one line, why Cortex was not used.
+    """
+    problem = None
+    with st.status("Generating insights…", expanded=True) as status:
+        status.write("Computing the figures over the table…")
+        stats = gather_statistics(Cached(page.data), page.filters)
         sections = {}
         for focus in FOCUS_AREAS:
-            if model:
-                sections[focus] = data.complete(model, cortex_prompt(focus, stats))
-            else:
-                sections[focus] = computed_insight(focus, stats)
-        history.append(
-            {
-                "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-                "source": f"Snowflake Cortex ({model})" if model else "computed by FinMatch",
-                "filters": repr(filters),
-                "sections": sections,
-            }
-        )
-    if not history:
-        st.info("Press *Generate insights* to write the four sections for the current selection.")
-        return
-    latest = history[-1]
-    st.caption(f"Generated {latest['generated']}, {latest['source']}.")
-    for focus, text in latest["sections"].items():
+            if model and problem is None:
+                status.write(f"Asking Cortex ({model}) for {focus.lower()}…")
+                try:
+                    sections[focus] = page.data.complete(model, cortex_prompt(focus, stats))
+                    continue
+                except Exception as error:  # any Cortex failure: say so briefly, keep the page working
+                    problem = (
+                        f"Cortex could not write the insights ({short_error(error)}). Showing the insights FinMatch "
+                        "computed from the same figures instead."
+                    )
+                    status.write("Cortex failed: using the computed insights.")
+            status.write(f"Writing {focus.lower()} from the figures…")
+            sections[focus] = computed_insight(focus, stats)
+        status.update(label="Insights ready", state="complete", expanded=False)
+    used_cortex = model is not None and problem is None
+    source = "Snowflake Cortex" if used_cortex else "computed by FinMatch"
+    generated = datetime.now(timezone.utc).replace(tzinfo=None)
+    return Entry(generated, source, model if used_cortex else None, page.filters.describe(), sections), problem
+
+
+def short_error(error):
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "…"
+
+
+def save_history(history, entry):
+    try:
+        history.save(entry)
+    except Exception as error:  # the insights are shown anyway; only keeping them failed
+        st.warning(f"These insights could not be kept in the history ({short_error(error)}).")
+
+
+def show_entry(entry):
+    st.caption(f"Generated {entry.title()}.")
+    for focus, text in entry.sections.items():
         st.markdown(f"#### {focus}\n{text}")
-    with st.expander(f"History ({len(history)})"):
-        for entry in reversed(history):
-            st.markdown(f"**{entry['generated']}**, {entry['source']}")
-    st.download_button(
-        "Download insights history", history_markdown(history), file_name="finmatch_insights.md", mime="text/markdown"
-    )
 
 
-def history_markdown(history):
-    parts = []
-    for entry in history:
-        parts.append(f"# Insights, {entry['generated']} ({entry['source']})\n\nFilters: {entry['filters']}\n")
-        parts += [f"## {focus}\n\n{text}\n" for focus, text in entry["sections"].items()]
-    return "\n".join(parts)
+HISTORY_KEY = "finmatch_history_entries"
 
 
-def explorer(data, filters, show_personal):
-    st.subheader("Data explorer")
-    search = st.text_input("Search customer or product (id, name or email)")
-    page_size = st.selectbox("Rows per page", [25, 50, 100])
-    total = data.match_count(filters, search)
+def history_section(history, latest):
+    """The kept insights, read once per session and again after each generation."""
+    try:
+        if HISTORY_KEY not in st.session_state:
+            st.session_state[HISTORY_KEY] = history.entries()
+        entries = st.session_state[HISTORY_KEY]
+    except Exception as error:
+        st.warning(f"The insights history could not be read ({short_error(error)}).")
+        return
+    if not entries:
+        return
+    with st.expander(f"History ({len(entries)}), kept in {history.where}"):
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Generated (UTC)": [entry.generated_at.strftime("%Y-%m-%d %H:%M:%S") for entry in entries],
+                    "Source": [entry.source for entry in entries],
+                    "Model": [entry.model or "" for entry in entries],
+                    "Filters": [entry.filters for entry in entries],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        earlier = entries[1:] if latest is not None else entries
+        if earlier:
+            chosen = st.selectbox("Compare with", range(len(earlier)), format_func=lambda i: earlier[i].title())
+            left, right = st.columns(2)
+            with left:
+                st.markdown("**Current**")
+                if latest is not None:
+                    show_entry(latest)
+            with right:
+                st.markdown("**Earlier**")
+                show_entry(earlier[chosen])
+        st.download_button(
+            "Download history", history_markdown(entries), file_name="finmatch_insights.md", mime="text/markdown"
+        )
+
+
+# ---------- data explorer ----------
+
+
+@st.fragment
+def explorer(page):
+    personal = page.access.personal
+    if personal:
+        search = st.text_input("Search customer, product or record (id, name or email)")
+    else:
+        search = st.text_input("Search product or record (id or product name)")
+        st.caption("Customer names, emails and ids are masked for you, so they cannot be searched.")
+    size_column, page_column, _ = st.columns([1, 1, 2])
+    page_size = size_column.selectbox("Rows per page", [25, 50, 100])
+    total = ask(page.data, "match_count", page.filters, search, personal)
     pages = max((total + page_size - 1) // page_size, 1)
-    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
-    frame = data.explore(filters, search, page, page_size)
-    columns = st.multiselect("Columns", list(frame.columns), default=EXPLORER_DEFAULT_COLUMNS)
+    number = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
+    frame = ask(page.data, "explore", page.filters, search, int(number), page_size, personal)
+    columns = st.multiselect(
+        "Columns", list(frame.columns), default=EXPLORER_DEFAULT, format_func=lambda name: LABELS.get(name, name)
+    )
     if total == 0:
         st.info("No records match the search and filters.")
         return
-    shown = frame if show_personal else mask_personal(frame)
-    first = (page - 1) * page_size + 1
+    frame = frame.assign(last_updated_epoch=pd.to_datetime(frame["last_updated_epoch"], unit="s"))
+    first = (number - 1) * page_size + 1
     st.caption(f"Rows {first:,}–{first + len(frame) - 1:,} of {total:,}, most recently changed first.")
-    st.dataframe(shown[columns or list(frame.columns)], hide_index=True, width="stretch")
+    st.dataframe(shown(frame[columns or list(frame.columns)], page.access), hide_index=True, width="stretch")
+
+
+# ---------- page ----------
+
+
+def guarded(view, page):
+    """Runs one tab; an unexpected failure is shown in that tab only, so the others still render."""
+    try:
+        view(page)
+    except Exception as error:
+        st.error(f"This section could not be shown: {short_error(error)}")
+
+
+VIEWS = [overview, distributions, action_view, match_view, insights_view, explorer]
 
 
 def main():
     st.set_page_config(page_title="FinMatch", page_icon="🏦", layout="wide")
     st.title("FinMatch")
-    st.caption("Financial product recommendations: how they perform and whom to act on.")
+    st.caption("Financial product recommendations: how they perform, whom to act on, and what to offer next.")
     try:
         backend = open_backend()
     except WarehouseMissing as missing:
         st.info(str(missing))
         return
     data = FprData(backend)
-    if data.kpis(Filters())["records"] == 0:
+    if ask(data, "kpis", Filters())["records"] == 0:
         st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
         return
-    filters, show_personal, anchor = sidebar(data)
-    kpis = data.kpis(filters)
+    access = viewer_access(data)
+    filters = sidebar(data, access)
+    kpis = ask(data, "kpis", filters)
     st.sidebar.caption(f"Source: {backend.name} · {kpis['records']:,} records selected")
-    tabs = st.tabs(["Overview", "Distributions", "Who to act on", "Insights", "Data explorer"])
+    tabs = st.tabs(TABS)
     if kpis["records"] == 0:
         for tab in tabs:
             tab.warning(NO_MATCH)
         return
-    with tabs[0]:
-        overview(data, filters, kpis, anchor)
-    with tabs[1]:
-        distributions(data, filters)
-    with tabs[2]:
-        action_view(data, filters, show_personal)
-    with tabs[3]:
-        insights_view(data, filters)
-    with tabs[4]:
-        explorer(data, filters, show_personal)
+    page = Page(data, Matcher(backend), filters, kpis, access)
+    for tab, view in zip(tabs, VIEWS, strict=True):
+        with tab:
+            guarded(view, page)
 
 
 main()

@@ -300,12 +300,14 @@ def finmatch_warehouse(tmp_path_factory, offline_sdk):
 
 
 @pytest.fixture
-def app_on(monkeypatch):
-    """Points FinMatch at a warehouse and returns an AppTest of it."""
+def app_on(monkeypatch, tmp_path):
+    """Points FinMatch at a warehouse (and its history at a file of this test) and returns an AppTest of it."""
     from streamlit.testing.v1 import AppTest
 
     def make(warehouse):
         monkeypatch.setenv("FINMATCH_WAREHOUSE", str(warehouse))
+        monkeypatch.setenv("FINMATCH_APP_DB", str(tmp_path / "finmatch_app.db"))
+        monkeypatch.delenv("FINMATCH_SHOW_CUSTOMER_DATA", raising=False)
         return AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
 
     return make

@@ -4,15 +4,24 @@ Every figure the app shows is checked against SQL written here, over the whole t
 (soft-deleted rows excluded), not against the app's own queries.
 """
 
+import json
 import shutil
 from datetime import timedelta
 
 import duckdb
+import pandas as pd
 from conftest import SOFT_DELETED
 from finmatch_insights import compact_money, money, score, share
 
 LIVE = "FROM tester.fpr_records WHERE NOT coalesce(_fivetran_deleted, false)"
-TABS = ["Overview", "Distributions", "Who to act on", "Insights", "Data explorer"]
+TABS = ["Overview", "Distributions", "Who to act on", "Match", "Insights", "Data explorer"]
+ACCEPTED = "CASE WHEN product_recommendation_status = 'Accepted' THEN 1 ELSE 0 END"
+DECIDED = "CASE WHEN product_recommendation_status IN ('Accepted', 'Declined') THEN 1 ELSE 0 END"
+OPEN = "CASE WHEN product_recommendation_status IN ('Pending', 'In Progress') THEN 1 ELSE 0 END"
+SALE_AFTER_ACCEPTANCE = (
+    "product_recommendation_status = 'Accepted' AND product_sales_date >= product_recommendation_date "
+    "AND product_sales_amount IS NOT NULL"
+)
 
 
 def sql(warehouse, query):
@@ -21,23 +30,25 @@ def sql(warehouse, query):
 
 
 def expected_cards(warehouse, where=""):
+    """The eight cards as SQL written here computes them over the whole table."""
     (row,) = sql(
         warehouse,
-        "SELECT avg(recommendation_score), avg(customer_satisfaction_score), avg(customer_churn_probability), "
-        "avg(CASE WHEN product_recommendation_status = 'Accepted' THEN 1 ELSE 0 END), sum(product_sales_amount), "
-        f"avg(customer_transaction_value), avg(account_balance), avg(customer_transaction_count) {LIVE} {where}",
+        f"SELECT sum({ACCEPTED}) / sum({DECIDED}), sum({OPEN}) / count(*), "
+        f"sum(CASE WHEN {SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END), "
+        "avg(recommendation_score), avg(customer_satisfaction_score), avg(customer_churn_probability), "
+        f"avg(account_balance), avg(customer_transaction_value) {LIVE} {where}",
     )
     labels = [
+        "Acceptance rate",
+        "Still open",
+        "Sales after acceptance",
         "Avg recommendation score",
         "Avg satisfaction",
         "Avg churn probability",
-        "Acceptance rate",
-        "Total product sales",
-        "Avg transaction value",
         "Avg account balance",
-        "Avg transaction count",
+        "Avg transaction value",
     ]
-    shows = [score, score, score, share, compact_money, money, money, lambda value: f"{value:.1f}"]
+    shows = [share, share, compact_money, score, score, score, money, money]
     return {label: show(value) for label, show, value in zip(labels, shows, row, strict=True)}
 
 
@@ -45,47 +56,76 @@ def cards(at):
     return {metric.label: metric.value for metric in at.metric}
 
 
-def test_every_view_renders_without_exception(app_on, finmatch_warehouse):
+def charts(at):
+    """Altair charts, whichever name this Streamlit version gives the element."""
+    return at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")
+
+
+def captions(at):
+    return "\n".join(caption.value for caption in at.caption)
+
+
+def button(at, label):
+    return next(element for element in at.button if element.label == label)
+
+
+def search_box(at):
+    return next(box for box in at.text_input if box.label.startswith("Search"))
+
+
+def explorer_frame(at):
+    return dataframe_with(at, "Last updated (UTC)")
+
+
+def dataframe_with(at, header):
+    return next(frame.value for frame in at.dataframe if header in frame.value.columns)
+
+
+def test_every_view_renders_on_first_load(app_on, finmatch_warehouse):
     at = app_on(finmatch_warehouse).run()
 
-    assert not at.exception
+    assert not at.exception and not at.error
     assert [tab.label for tab in at.tabs] == TABS
     assert len(at.metric) == 8
-    assert len(at.get("vega_lite_chart")) == 6
-    assert len(at.dataframe) == 2  # the action list and the explorer
-    at.button[0].click().run()  # Generate insights
-    assert not at.exception
-    headings = [block.value.split("\n")[0] for block in at.markdown if block.value.startswith("####")]
-    assert len(headings) == 4
+    assert len(charts(at)) == 7  # the monthly overview and six distributions
+    assert {"Action score", "Estimated acceptance", "Record ID"} <= {
+        header for frame in at.dataframe for header in frame.value.columns
+    }
+    assert not at.toggle  # customer data is never a switch in the page
+    assert "Hollow points: " in captions(at)  # months with too few decided recommendations are flagged
 
 
-def test_kpis_equal_sql_over_the_whole_table(app_on, finmatch_warehouse):
+def test_no_chart_rotates_its_labels(app_on, finmatch_warehouse):
+    at = app_on(finmatch_warehouse).run()
+
+    category_axes = []
+    for chart in charts(at):
+        spec = json.loads(chart.proto.spec)
+        for layer in [spec, *spec.get("layer", [])]:
+            x = layer.get("encoding", {}).get("x", {})
+            if x.get("type") in ("nominal", "ordinal", "temporal"):
+                category_axes.append(x.get("axis", {}).get("labelAngle"))
+    assert category_axes and all(angle == 0 for angle in category_axes)
+
+
+def test_kpis_equal_sql_over_the_whole_table_with_their_definitions(app_on, finmatch_warehouse):
     at = app_on(finmatch_warehouse).run()
 
     assert cards(at) == expected_cards(finmatch_warehouse)
-    live = sql(finmatch_warehouse, f"SELECT count(*) {LIVE}")[0][0]
-    assert live == 750 - SOFT_DELETED
-    assert any(f"{live:,} records." in caption.value for caption in at.caption)
+    (records, decided, accepted, still_open, sold) = sql(
+        finmatch_warehouse,
+        f"SELECT count(*), sum({DECIDED}), sum({ACCEPTED}), sum({OPEN}), "
+        f"sum(CASE WHEN {SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) {LIVE}",
+    )[0]
+    assert records == 750 - SOFT_DELETED
+    text = captions(at)
+    assert f"Accepted ÷ decided: {accepted:,} of {decided:,}." in text
+    assert f"{still_open:,} of {records:,} are Pending or In Progress." in text
+    assert f"{sold:,} accepted, sold on or after the recommendation date." in text
+    assert f"{records:,} records selected (All records)." in text
 
 
-def test_each_card_compares_the_last_90_days_with_the_90_before(app_on, finmatch_warehouse):
-    at = app_on(finmatch_warehouse).run()
-
-    (anchor,) = sql(finmatch_warehouse, f"SELECT max(product_recommendation_date) {LIVE}")[0]
-    start = anchor - timedelta(days=90)
-    recent, before = (
-        sql(
-            finmatch_warehouse,
-            f"SELECT avg(recommendation_score) {LIVE} AND product_recommendation_date > DATE '{low}' "
-            f"AND product_recommendation_date <= DATE '{high}'",
-        )[0][0]
-        for low, high in ((start, anchor), (start - timedelta(days=90), start))
-    )
-    card = next(metric for metric in at.metric if metric.label == "Avg recommendation score")
-    assert card.delta == f"{recent - before:+.3f}"
-
-
-def test_filters_change_the_kpis_as_expected(app_on, finmatch_warehouse):
+def test_filters_change_the_kpis_as_the_sql_says(app_on, finmatch_warehouse):
     at = app_on(finmatch_warehouse).run()
     unfiltered = cards(at)
 
@@ -94,78 +134,144 @@ def test_filters_change_the_kpis_as_expected(app_on, finmatch_warehouse):
     assert cards(at) == expected_cards(finmatch_warehouse, "AND customer_segment = 'Retail'")
     assert cards(at) != unfiltered
 
-    at.sidebar.multiselect[3].set_value(["Accepted"]).run()
+    at.sidebar.multiselect[3].set_value(["Accepted", "Declined"]).run()
 
-    assert cards(at)["Acceptance rate"] == "100.0%"
-    where = "AND customer_segment = 'Retail' AND product_recommendation_status = 'Accepted'"
+    where = "AND customer_segment = 'Retail' AND product_recommendation_status IN ('Accepted', 'Declined')"
     assert cards(at) == expected_cards(finmatch_warehouse, where)
+    assert cards(at)["Still open"] == "0.0%"
 
 
-def test_the_action_list_follows_its_score(app_on, finmatch_warehouse):
+def period_average(warehouse, low, high):
+    """avg(recommendation_score) for low < date <= high, and the record count."""
+    return sql(
+        warehouse,
+        f"SELECT avg(recommendation_score), count(*) {LIVE} AND product_recommendation_date > DATE '{low}' "
+        f"AND product_recommendation_date <= DATE '{high}'",
+    )[0]
+
+
+def test_trends_compare_the_last_90_days_with_the_90_before(app_on, finmatch_warehouse):
     at = app_on(finmatch_warehouse).run()
 
-    actions = at.dataframe[0].value
-    scores = list(actions["action_score"])
-    assert scores == sorted(scores, reverse=True)
+    (anchor,) = sql(finmatch_warehouse, f"SELECT max(product_recommendation_date) {LIVE}")[0]
+    start = anchor - timedelta(days=90)
+    (recent, _), (before, _) = (
+        period_average(finmatch_warehouse, low, high)
+        for low, high in ((start, anchor), (start - timedelta(days=90), start))
+    )
+    card = next(metric for metric in at.metric if metric.label == "Avg recommendation score")
+    assert card.delta == f"{recent - before:+.3f}"
+    assert f"the last 90 days of recommendations ({start + timedelta(days=1)} to {anchor})" in captions(at)
+
+
+def test_trends_follow_the_date_filter_and_say_so(app_on, finmatch_warehouse):
+    at = app_on(finmatch_warehouse).run()
+    first, last = pd.Timestamp("2024-07-01").date(), pd.Timestamp("2024-12-31").date()
+
+    at.sidebar.date_input[0].set_value((first, last)).run()
+
+    days = (last - first).days + 1
+    start = first - timedelta(days=1)
+    (recent, _), (before, _) = (
+        period_average(finmatch_warehouse, low, high)
+        for low, high in ((start, last), (start - timedelta(days=days), start))
+    )
+    card = next(metric for metric in at.metric if metric.label == "Avg recommendation score")
+    assert card.delta == f"{recent - before:+.3f}"
+    text = captions(at)
+    assert f"Changes compare the selected {days} days ({first} to {last}) with the {days} days before" in text
+    assert f"Recommended: {first} to {last}" in text
+
+
+def test_trends_on_too_few_records_are_withheld_with_a_reason(app_on, finmatch_warehouse):
+    at = app_on(finmatch_warehouse).run()
+    day = pd.Timestamp("2024-08-01").date()
+
+    at.sidebar.date_input[0].set_value((day, day + timedelta(days=6))).run()
+
+    assert not any(metric.delta for metric in at.metric)
+    assert "No changes shown: comparing the selected 7 days (2024-08-01 to 2024-08-07)" in captions(at)
+    (records,) = sql(
+        finmatch_warehouse,
+        f"SELECT count(*) {LIVE} AND product_recommendation_date BETWEEN '{day}' AND '{day + timedelta(days=6)}'",
+    )[0]
+    assert any(warning.value.startswith(f"Only {records} records match the filters") for warning in at.warning)
+
+
+def test_the_action_list_follows_its_score_with_readable_headers(app_on, finmatch_warehouse):
+    at = app_on(finmatch_warehouse).run()
+
+    actions = dataframe_with(at, "Action score")
     expected = sql(
         finmatch_warehouse,
         "SELECT record_id, round(100 * (0.5 * customer_churn_probability + 0.3 * customer_product_affinity "
         f"+ 0.2 * recommendation_score), 1) AS s {LIVE} "
         "AND product_recommendation_status IN ('Pending', 'In Progress') ORDER BY s DESC, record_id LIMIT 50",
     )
-    assert list(zip(actions["record_id"], actions["action_score"], strict=True)) == expected
-    assert all(text.startswith("churn ") and "still " in text for text in actions["reason"])
+    assert list(zip(actions["Record ID"], actions["Action score"], strict=True)) == expected
+    assert all(text.startswith("churn ") and " · affinity " in text for text in actions["Why"])
+    assert not any("_" in header for header in actions.columns)
 
 
-def test_personal_data_is_masked_until_unmasked(app_on, finmatch_warehouse):
+def test_customer_data_is_masked_everywhere_by_default(app_on, finmatch_warehouse):
     at = app_on(finmatch_warehouse).run()
 
-    masked = at.dataframe[0].value
-    assert all("•" in name for name in masked["customer_name"])
-    assert all(email.split("@")[0].endswith("•••") for email in masked["customer_email"])
+    actions = dataframe_with(at, "Action score")
+    explored = explorer_frame(at)
+    for frame in (actions, explored):
+        assert all("•" in value for value in frame["Customer ID"])
+        assert all("•" in value for value in frame["Customer"])
+    assert all(email.split("@")[0].endswith("•••") for email in actions["Email"])
+    csv = next(element for element in at.get("download_button"))
+    assert "CUST_0" not in str(csv.proto) and "customer1@" not in str(csv.proto)
+    picker = next(box for box in at.selectbox if box.label.startswith("Customer"))
+    assert all("•" in option for option in picker.options)
+    assert "Customer data masked" in "\n".join(caption.value for caption in at.sidebar.caption)
 
-    at.sidebar.toggle[0].set_value(True).run()
 
-    shown = at.dataframe[0].value
-    assert all(name.startswith("Customer ") for name in shown["customer_name"])
+def test_locally_customer_data_shows_only_when_the_machine_says_so(app_on, finmatch_warehouse, monkeypatch):
+    at = app_on(finmatch_warehouse)
+    monkeypatch.setenv("FINMATCH_SHOW_CUSTOMER_DATA", "1")
+    at.run()
+
+    actions = dataframe_with(at, "Action score")
+    assert all(name.startswith("Customer ") for name in actions["Customer"])
+    assert all(value.startswith("CUST_") and "•" not in value for value in actions["Customer ID"])
 
 
-def test_insights_are_computed_locally_and_labelled_so(app_on, finmatch_warehouse):
+def test_a_masked_viewer_cannot_find_a_customer_by_their_data(app_on, finmatch_warehouse):
     at = app_on(finmatch_warehouse).run()
-
-    at.button[0].click().run()
-    at.button[0].click().run()
-
-    text = "\n".join(block.value for block in at.markdown)
-    for focus in ("Overall performance", "Optimisation opportunities", "Financial impact", "Strategic recommendations"):
-        assert f"#### {focus}" in text
-    (acceptance,) = sql(
-        finmatch_warehouse, f"SELECT avg(CASE WHEN product_recommendation_status = 'Accepted' THEN 1 ELSE 0 END) {LIVE}"
+    customer, email = sql(
+        finmatch_warehouse, f"SELECT customer_id, customer_email {LIVE} ORDER BY customer_id LIMIT 1"
     )[0]
-    assert f"**{share(acceptance)}** were accepted" in text
-    assert any("no AI model was used" in caption.value for caption in at.caption)
-    assert any(expander.label == "History (2)" for expander in at.expander)
+
+    for term in (email, customer):
+        search_box(at).input(term).run()
+        assert any(info.value == "No records match the search and filters." for info in at.info)
+
+    (product,) = sql(finmatch_warehouse, f"SELECT product_id {LIVE} ORDER BY product_id LIMIT 1")[0]
+    search_box(at).input(product).run()
+    (expected,) = sql(finmatch_warehouse, f"SELECT count(*) {LIVE} AND product_id ILIKE '%{product}%'")[0]
+    assert len(explorer_frame(at)) == expected
 
 
-def test_the_explorer_searches_and_pages(app_on, finmatch_warehouse):
-    at = app_on(finmatch_warehouse).run()
-    (customer,) = sql(finmatch_warehouse, f"SELECT customer_id {LIVE} ORDER BY customer_id DESC LIMIT 1")[0]
+def test_the_explorer_searches_customers_for_allowed_viewers_and_pages(app_on, finmatch_warehouse, monkeypatch):
+    at = app_on(finmatch_warehouse)
+    monkeypatch.setenv("FINMATCH_SHOW_CUSTOMER_DATA", "1")
+    at.run()
+    (email, customer) = sql(finmatch_warehouse, f"SELECT customer_email, customer_id {LIVE} ORDER BY 2 DESC LIMIT 1")[0]
 
-    at.text_input[0].input(customer).run()
+    search_box(at).input(email).run()
+    assert list(explorer_frame(at)["Customer ID"]) == [customer]
 
-    assert list(at.dataframe[1].value["customer_id"]) == [customer]
-
-    at.text_input[0].input("").run()
-    at.number_input[1].set_value(2).run()
-    second_page = at.dataframe[1].value
-    (expected_ids,) = zip(
-        *sql(
-            finmatch_warehouse,
-            f"SELECT record_id {LIVE} ORDER BY last_updated_epoch DESC, record_id LIMIT 25 OFFSET 25",
-        ),
-        strict=True,
+    search_box(at).input("").run()
+    next(box for box in at.number_input if box.label.startswith("Page")).set_value(2).run()
+    second = explorer_frame(at)
+    expected = sql(
+        finmatch_warehouse, f"SELECT record_id, last_updated_epoch {LIVE} ORDER BY 2 DESC, 1 LIMIT 25 OFFSET 25"
     )
-    assert tuple(second_page["record_id"]) == expected_ids
+    assert list(second["Record ID"]) == [record for record, _ in expected]
+    assert list(second["Last updated (UTC)"]) == [pd.Timestamp(epoch, unit="s") for _, epoch in expected]
 
 
 def test_a_missing_warehouse_says_what_to_run(app_on, tmp_path):

@@ -46,7 +46,13 @@ def running_app(finmatch_warehouse, tmp_path):
     command = [sys.executable, "-m", "streamlit", "run", str(APP_DIR / "streamlit_app.py")]
     command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
     command += ["--browser.gatherUsageStats", "false"]
-    env = {**os.environ, "HOME": str(tmp_path), "FINMATCH_WAREHOUSE": str(finmatch_warehouse)}
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "FINMATCH_WAREHOUSE": str(finmatch_warehouse),
+        "FINMATCH_APP_DB": str(tmp_path / "finmatch_app.db"),
+    }
+    env.pop("FINMATCH_SHOW_CUSTOMER_DATA", None)
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -76,32 +82,51 @@ def browser_page():
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1700})
         yield page
         browser.close()
 
 
-def test_the_app_renders_kpi_cards_and_charts_in_chromium(running_app, browser_page, finmatch_warehouse):
+def show_tab(page, name):
+    page.get_by_role("tab", name=name).click()
+    page.locator('[role="tabpanel"]:visible').first.wait_for(state="visible")
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"finmatch_{name}.png"), full_page=True)
+
+
+def test_every_tab_renders_in_chromium_with_figures_equal_to_sql(running_app, browser_page, finmatch_warehouse):
     page = browser_page
     page.goto(running_app)
 
     page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+    page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg')
     assert page.locator('[data-testid="stMetric"]').count() == 8
     with duckdb.connect(str(finmatch_warehouse), read_only=True) as db:
         (acceptance,) = db.execute(
-            "SELECT avg(CASE WHEN product_recommendation_status = 'Accepted' THEN 1 ELSE 0 END) "
+            "SELECT sum(CASE WHEN product_recommendation_status = 'Accepted' THEN 1 ELSE 0 END) "
+            "/ sum(CASE WHEN product_recommendation_status IN ('Accepted', 'Declined') THEN 1 ELSE 0 END) "
             "FROM tester.fpr_records WHERE NOT coalesce(_fivetran_deleted, false)"
         ).fetchone()
     acceptance_card = page.locator('[data-testid="stMetric"]', has_text="Acceptance rate")
     assert share(acceptance) in acceptance_card.inner_text()
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "finmatch_overview.png"), full_page=True)
+    assert page.get_by_text("Deploy", exact=True).count() == 0
+    screenshot(page, "overview")
 
-    page.get_by_role("tab", name="Distributions").click()
-    page.wait_for_selector(
-        '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg', timeout=60_000
-    )
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 6
-    page.screenshot(path=str(SCREENSHOTS / "finmatch_distributions.png"), full_page=True)
+    show_tab(page, "Distributions")
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 7
+    screenshot(page, "distributions")
+
+    for name, file_name in (("Who to act on", "actions"), ("Match", "match"), ("Data explorer", "explorer")):
+        show_tab(page, name)
+        screenshot(page, file_name)
+
+    show_tab(page, "Insights")
+    page.get_by_role("button", name="Generate insights").click()
+    page.get_by_role("heading", name="Optimisation opportunities").first.wait_for(timeout=60_000)
+    screenshot(page, "insights")
 
     assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0

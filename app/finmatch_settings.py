@@ -1,0 +1,62 @@
+"""FinMatch's settings, in one place.
+
+In Streamlit in Snowflake, edit the values here before uploading the app (there are no environment
+variables there). Locally, the environment variables named below override them.
+"""
+
+import os
+from pathlib import Path
+
+FILES = Path(__file__).resolve().parent.parent / "files"
+
+# Cortex models offered for the insights (AI_COMPLETE model names). The first is the default;
+# FINMATCH_CORTEX_MODEL puts another one first. Availability differs by region: a model the
+# account cannot use produces a short message and the computed insights instead.
+CORTEX_MODELS = ("claude-sonnet-4-6", "claude-sonnet-4-5", "claude-haiku-4-5", "openai-gpt-5", "llama4-maverick")
+CORTEX_MODEL_ENV = "FINMATCH_CORTEX_MODEL"
+
+# Roles allowed to see customer names, emails and ids in Snowflake. The viewer sees them only when
+# IS_ROLE_IN_SESSION is true for one of these roles; everyone else sees them masked.
+# FINMATCH_UNMASK_ROLES (comma-separated) replaces the list.
+UNMASK_ROLES = ("FINMATCH_CUSTOMER_DATA",)
+UNMASK_ROLES_ENV = "FINMATCH_UNMASK_ROLES"
+
+# Locally there is no role: customer data stays masked unless this variable is set to 1.
+LOCAL_UNMASK_ENV = "FINMATCH_SHOW_CUSTOMER_DATA"
+
+# No insight names a group, and no rate is drawn as reliable, below this many records.
+MIN_GROUP_RECORDS = 30
+
+# How long query results are reused before the table is read again.
+CACHE_TTL_SECONDS = 600
+
+# Match: how many decided records the product's base rate counts for when it is blended with the
+# similar customers' own record (empirical Bayes shrinkage). Larger = trust the base rate longer.
+PRIOR_STRENGTH = 10
+
+# Insights history: a table beside FPR_RECORDS in Snowflake; locally a small DuckDB file of the
+# app's own (never the connector's warehouse).
+HISTORY_TABLE = "FINMATCH_INSIGHTS_HISTORY"
+APP_DATABASE_ENV = "FINMATCH_APP_DB"
+DEFAULT_APP_DATABASE = FILES / "finmatch_app.db"
+
+
+def cortex_models():
+    """The models to offer, the configured default first."""
+    default = os.environ.get(CORTEX_MODEL_ENV) or CORTEX_MODELS[0]
+    return (default, *(model for model in CORTEX_MODELS if model != default))
+
+
+def unmask_roles():
+    configured = os.environ.get(UNMASK_ROLES_ENV)
+    if configured is None:
+        return UNMASK_ROLES
+    return tuple(role.strip() for role in configured.split(",") if role.strip())
+
+
+def local_unmask():
+    return os.environ.get(LOCAL_UNMASK_ENV) == "1"
+
+
+def app_database():
+    return Path(os.environ.get(APP_DATABASE_ENV) or DEFAULT_APP_DATABASE)

@@ -1,0 +1,105 @@
+"""FinMatch's insights say only what the figures support.
+
+They never compare a dimension filtered to one value, never name a group with fewer than
+MIN_GROUP_RECORDS decided recommendations, agree with the lists they point to, and call sales an
+uplift only from accepted recommendations sold on or after the recommendation date.
+"""
+
+import shutil
+
+import duckdb
+import pytest
+from finmatch_data import DuckDBBackend, Filters, FprData
+from finmatch_insights import FOCUS_AREAS, computed_insight, cortex_prompt, gather_statistics, money, share
+from finmatch_settings import MIN_GROUP_RECORDS
+from test_finmatch_app import ACCEPTED, DECIDED, LIVE, SALE_AFTER_ACCEPTANCE, sql
+
+SMALL_GROUP = "Annuity"
+SMALL_GROUP_SIZE = 11
+
+
+@pytest.fixture(scope="module")
+def warehouse_with_a_small_group(finmatch_warehouse, tmp_path_factory):
+    """A copy where 11 decided recommendations, all accepted, hold a product type of their own."""
+    path = tmp_path_factory.mktemp("small-group") / "warehouse.db"
+    shutil.copy(finmatch_warehouse, path)
+    with duckdb.connect(str(path)) as db:
+        db.execute(
+            f"UPDATE tester.fpr_records SET product_type = '{SMALL_GROUP}', "
+            "product_recommendation_status = 'Accepted' "
+            f"WHERE record_id IN (SELECT record_id {LIVE} "
+            "AND product_recommendation_status IN ('Accepted', 'Declined') "
+            f"ORDER BY record_id LIMIT {SMALL_GROUP_SIZE})"
+        )
+    return path
+
+
+def insights(warehouse, filters=None):
+    stats = gather_statistics(FprData(DuckDBBackend(warehouse)), filters or Filters())
+    return stats, {focus: computed_insight(focus, stats) for focus in FOCUS_AREAS}
+
+
+def test_a_dimension_filtered_to_one_value_is_never_compared(finmatch_warehouse):
+    stats, texts = insights(finmatch_warehouse, Filters(segments=("Retail",)))
+
+    everything = "\n".join(texts.values())
+    assert "Retail segment" not in everything and "accepts least" not in everything
+    assert "Segments are not compared: the filters select only one." in texts["Optimisation opportunities"]
+    assert "By segments" not in cortex_prompt("Optimisation opportunities", stats)
+
+
+def test_a_group_below_the_minimum_is_never_named(warehouse_with_a_small_group):
+    stats, texts = insights(warehouse_with_a_small_group)
+
+    everything = "\n".join(texts.values())
+    assert SMALL_GROUP not in everything
+    assert SMALL_GROUP not in cortex_prompt("Overall performance", stats)
+    named = sql(
+        warehouse_with_a_small_group,
+        f"SELECT product_type, sum({ACCEPTED}) / sum({DECIDED}) AS rate, sum({DECIDED}) AS decided {LIVE} "
+        f"GROUP BY 1 HAVING sum({DECIDED}) >= {MIN_GROUP_RECORDS} ORDER BY rate DESC, product_type DESC",
+    )
+    best, worst = named[0], named[-1]
+    assert f"Best acceptance by product type: {best[0]} {share(best[1])} accepted of {best[2]} decided" in everything
+    assert f"weakest: {worst[0]} {share(worst[1])} accepted of {worst[2]} decided" in everything
+    assert f"Groups with fewer than {MIN_GROUP_RECORDS} decided recommendations are not named." in everything
+
+
+def test_with_too_few_decided_in_every_group_nothing_is_named(finmatch_warehouse):
+    _, texts = insights(finmatch_warehouse, Filters(segments=("Retail",), stages=("Lead",)))
+
+    assert "Product types are not compared: fewer than two have 30 or more decided" in texts["Overall performance"]
+    assert "Lead marketing with" not in texts["Strategic recommendations"]
+
+
+def test_what_the_insights_say_about_who_to_act_on_matches_that_list(finmatch_warehouse):
+    data = FprData(DuckDBBackend(finmatch_warehouse))
+    _, texts = insights(finmatch_warehouse)
+
+    top = data.action_list(Filters(), 50)
+    high = int((top["customer_product_affinity"] >= 0.75).sum())
+    (open_high,) = sql(
+        finmatch_warehouse,
+        f"SELECT count(*) {LIVE} AND product_recommendation_status IN ('Pending', 'In Progress') "
+        "AND customer_product_affinity >= 0.75",
+    )[0]
+    text = texts["Optimisation opportunities"]
+    assert f"**{open_high:,}** open recommendations" in text
+    assert (
+        f"ranks open recommendations by action score, churn risk first: {high} of its top 50 have that affinity" in text
+    )
+    assert "listed first" not in text
+
+
+def test_sales_are_counted_only_after_acceptance(finmatch_warehouse):
+    _, texts = insights(finmatch_warehouse)
+
+    total, count, every_sale = sql(
+        finmatch_warehouse,
+        f"SELECT sum(CASE WHEN {SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END), "
+        f"sum(CASE WHEN {SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END), sum(product_sales_amount) {LIVE}",
+    )[0]
+    text = texts["Financial impact"]
+    assert f"Sales after acceptance total **{money(total)}** over {count:,} sales" in text
+    assert money(every_sale) not in text
+    assert "not a measured result" in text
