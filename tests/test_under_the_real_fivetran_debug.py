@@ -1,0 +1,82 @@
+"""Under the real `fivetran debug` command, a poisoned page neither fails a sync nor blocks the next one.
+
+The command runs as a user runs it, in its own process, on a project folder holding connector.py.
+Two things differ because tests have no internet: the SDK's version check is recorded as done a
+moment ago, as after any earlier run, and its requirements scan (pipreqs) looks at the installed
+packages instead of PyPI.
+"""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import API_KEY, ROOT
+
+from fpr_local_api import Dataset, LocalFprApi
+from fpr_local_api.faults import FaultPlan
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def offline_home(tmp_path):
+    """A HOME whose SDK settings say the version was checked just now."""
+    home = tmp_path / "home"
+    now = str(int(time.time()))
+    (home / ".fivetran" / "connector_sdk").mkdir(parents=True)
+    (home / ".fivetran" / "connector_sdk" / "_last_version_check").write_text(now)
+    (home / ".fivetran" / "connector_sdk_core").mkdir(parents=True)
+    (home / ".fivetran" / "connector_sdk_core" / "_config.json").write_text(json.dumps({"lastVersionCheck": int(now)}))
+    return home
+
+
+@pytest.fixture
+def local_pipreqs(tmp_path):
+    """A pipreqs first on PATH that scans against the installed packages, without asking PyPI."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    shim = shims / "pipreqs"
+    shim.write_text(f'#!/bin/sh\nexec "{BIN / "pipreqs"}" --use-local "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    return shims
+
+
+def fivetran_debug(project, configuration, home, shims):
+    environment = {
+        **os.environ,
+        "HOME": str(home),
+        "DO_NOT_TRACK": "1",
+        "PATH": os.pathsep.join([str(shims), str(BIN), os.environ["PATH"]]),
+    }
+    command = [str(BIN / "fivetran"), "debug", str(project), "--configuration", str(configuration)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+
+
+def test_a_poisoned_page_neither_fails_the_sync_nor_blocks_the_next(tmp_path, offline_home, local_pipreqs):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "connector.py").write_text((ROOT / "connector.py").read_text())
+    plan = FaultPlan("1=poison_values,2=poison_field_names,3=poison_values")
+    with LocalFprApi(Dataset(size=250, seed=12), api_key=API_KEY, faults=plan) as server:
+        configuration = tmp_path / "configuration.json"
+        configuration.write_text(json.dumps({"base_url": server.base_url, "api_key": API_KEY, "page_size": "100"}))
+        first = fivetran_debug(project, configuration, offline_home, local_pipreqs)
+        state_after_first = json.loads((project / "files" / "state.json").read_text())
+        second = fivetran_debug(project, configuration, offline_home, local_pipreqs)
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "SYNC SUCCEEDED" in first.stdout
+    assert "text that no destination can store was repaired" in first.stdout
+    assert "fields whose names no destination column can take were dropped" in first.stdout
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "sync finished: 1 pages, 0 records" in second.stdout
+    assert server.cursors.decode(state_after_first["next_cursor"])[0] == 250
+    assert not (project / "crash-reports").exists()
+    with duckdb.connect(str(project / "files" / "warehouse.db"), read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM tester.fpr_records").fetchone()[0] == 250
