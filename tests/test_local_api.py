@@ -1,6 +1,7 @@
 """The local FPR API keeps the hosted service's contract: auth, paging, cursors, ordering, changes."""
 
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -122,6 +123,25 @@ def test_records_look_like_the_seed_sample(api):
     assert 0 <= record["recommendation_score"] <= 1
     assert isinstance(record["customer_transaction_count"], int)
     assert len(record["product_sales_date"]) == 10
+
+
+# sha256 of the JSON (sorted keys) of the 2,000 records of seed 42, then of the 118 records changed by
+# two batches of changes. Records are rebuilt from the seed on demand, so any change to how they are
+# drawn would silently change every dataset that tests and benchmarks rely on.
+SEED_42_DIGEST = "572cecd8a3816ec0966333069013a7f43d7eaf869bfb8206d296bf16a50fe3d0"
+
+
+def test_the_records_of_seed_42_never_change():
+    dataset = Dataset(size=2000, seed=42)
+    initial = [record for _, record in dataset.records_after(0, 2000)]
+    dataset.apply_changes(insert=20, update=50)
+    dataset.apply_changes(update=50)
+    changed = [record for _, record in dataset.records_after(2000, 500)]
+
+    digest = hashlib.sha256(json.dumps(initial + changed, sort_keys=True).encode()).hexdigest()
+
+    assert len(changed) == 118
+    assert digest == SEED_42_DIGEST
 
 
 def test_the_same_seed_gives_the_same_records_and_another_seed_does_not():
