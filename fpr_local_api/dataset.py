@@ -11,7 +11,6 @@ the records inserted or changed after it, each once, in its latest version.
 
 import random
 import threading
-import uuid
 from datetime import date, timedelta
 
 BASE_EPOCH = 1748797200  # 2025-06-01T17:00:00Z, the sample record's last_updated_epoch
@@ -40,15 +39,26 @@ PRODUCT_TERMS = [
 ]
 DATE_RANGE_START = date(2024, 1, 1)
 DATE_RANGE_DAYS = 540
+DAYS = tuple((DATE_RANGE_START + timedelta(days=offset)).isoformat() for offset in range(DATE_RANGE_DAYS))
 
 
-def _decimal(rng, low, high):
-    """A number with 10 decimals, like the hosted service serves."""
-    return round(rng.uniform(low, high), 10)
+def _below(bits, n):
+    """rng.randrange(n), drawing getrandbits exactly as CPython's randrange, randint and choice do.
+
+    Called directly, it skips three Python frames per draw; the values are the same (pinned by a test).
+    """
+    width = n.bit_length()
+    value = bits(width)
+    while value >= n:
+        value = bits(width)
+    return value
 
 
-def _day(rng):
-    return (DATE_RANGE_START + timedelta(days=rng.randrange(DATE_RANGE_DAYS))).isoformat()
+def _uuid4(value):
+    """str(uuid.UUID(int=value, version=4)), without building the UUID object."""
+    value = (value & ~(0xC000 << 48) | 0x8000 << 48) & ~(0xF000 << 64) | 4 << 76
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class Dataset:
@@ -156,42 +166,68 @@ class Dataset:
         self._latest_seq[index] = self.last_seq
 
     def _identity(self, index):
+        """What never changes about record `index`: its id, segment and product, drawn from its own generator."""
         rng = random.Random(f"{self.seed}:identity:{index}")
-        record_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        return record_id, rng
+        bits = rng.getrandbits
+        record_id = _uuid4(bits(128))
+        segment = SEGMENTS[_below(bits, len(SEGMENTS))]
+        product_number = _below(bits, 1000)
+        product_name = f"Product {1 + _below(bits, 1000)}"
+        product_type = PRODUCT_TYPES[_below(bits, len(PRODUCT_TYPES))]
+        return record_id, segment, f"PROD_{product_number:06d}", product_name, product_type
 
     def _build(self, index, version, seq):
-        record_id, identity = self._identity(index)
+        """Record `index` in `version`. The order of the draws below is the data: changing it changes every record."""
+        record_id, segment, product_id, product_name, product_type = self._identity(index)
         rng = random.Random(f"{self.seed}:state:{index}:{version}")
+        draw, bits = rng.random, rng.getrandbits
         number = index + 1
+        # rng.uniform(a, b) is a + (b - a) * rng.random(); 10 decimals, like the hosted service serves.
+        account_balance = round(50 + 249950 * draw(), 10)
+        churn = round(draw(), 10)
+        stage = LIFECYCLE_STAGES[_below(bits, len(LIFECYCLE_STAGES))]
+        stage_date = DAYS[_below(bits, DATE_RANGE_DAYS)]
+        affinity = round(draw(), 10)
+        affinity_trend, interests, usage, usage_trend = (1 + _below(bits, 10) for _ in range(4))
+        satisfaction = round(draw(), 10)
+        transaction_count = _below(bits, 501)
+        transaction_value = round(10 + 19990 * draw(), 10)
+        recommendation = RECOMMENDATIONS[_below(bits, len(RECOMMENDATIONS))]
+        recommendation_date = DAYS[_below(bits, DATE_RANGE_DAYS)]
+        status = RECOMMENDATION_STATUSES[_below(bits, len(RECOMMENDATION_STATUSES))]
+        sales_amount = round(50000 * draw(), 10)
+        sales_date = DAYS[_below(bits, DATE_RANGE_DAYS)]
+        terms = PRODUCT_TERMS[_below(bits, len(PRODUCT_TERMS))]
+        score = round(draw(), 10)
+        history = 1 + _below(bits, 50)
         return {
-            "account_balance": _decimal(rng, 50, 250000),
-            "customer_churn_probability": _decimal(rng, 0, 1),
+            "account_balance": account_balance,
+            "customer_churn_probability": churn,
             "customer_email": self.email_template.format(number=number),
             "customer_id": f"CUST_{index:06d}",
-            "customer_lifecycle_stage": rng.choice(LIFECYCLE_STAGES),
-            "customer_lifecycle_stage_transition_date": _day(rng),
+            "customer_lifecycle_stage": stage,
+            "customer_lifecycle_stage_transition_date": stage_date,
             "customer_name": self.name_template.format(number=number),
-            "customer_product_affinity": _decimal(rng, 0, 1),
-            "customer_product_affinity_trend": f"Product Affinity Trend {rng.randint(1, 10)}",
-            "customer_product_interests": f"Product Interest {rng.randint(1, 10)}",
-            "customer_product_usage": f"Product Usage {rng.randint(1, 10)}",
-            "customer_product_usage_trend": f"Product Usage Trend {rng.randint(1, 10)}",
-            "customer_satisfaction_score": _decimal(rng, 0, 1),
-            "customer_segment": identity.choice(SEGMENTS),
-            "customer_transaction_count": rng.randint(0, 500),
-            "customer_transaction_value": _decimal(rng, 10, 20000),
+            "customer_product_affinity": affinity,
+            "customer_product_affinity_trend": f"Product Affinity Trend {affinity_trend}",
+            "customer_product_interests": f"Product Interest {interests}",
+            "customer_product_usage": f"Product Usage {usage}",
+            "customer_product_usage_trend": f"Product Usage Trend {usage_trend}",
+            "customer_satisfaction_score": satisfaction,
+            "customer_segment": segment,
+            "customer_transaction_count": transaction_count,
+            "customer_transaction_value": transaction_value,
             "last_updated_epoch": BASE_EPOCH + (seq - 1) * EPOCH_STEP_SECONDS,
-            "product_id": f"PROD_{identity.randrange(1000):06d}",
-            "product_name": f"Product {identity.randint(1, 1000)}",
-            "product_recommendation": rng.choice(RECOMMENDATIONS),
-            "product_recommendation_date": _day(rng),
-            "product_recommendation_status": rng.choice(RECOMMENDATION_STATUSES),
-            "product_sales_amount": _decimal(rng, 0, 50000),
-            "product_sales_date": _day(rng),
-            "product_terms": rng.choice(PRODUCT_TERMS),
-            "product_type": identity.choice(PRODUCT_TYPES),
-            "recommendation_score": _decimal(rng, 0, 1),
+            "product_id": product_id,
+            "product_name": product_name,
+            "product_recommendation": recommendation,
+            "product_recommendation_date": recommendation_date,
+            "product_recommendation_status": status,
+            "product_sales_amount": sales_amount,
+            "product_sales_date": sales_date,
+            "product_terms": terms,
+            "product_type": product_type,
+            "recommendation_score": score,
             "record_id": record_id,
-            "transaction_history": f"Transaction History {rng.randint(1, 50)}",
+            "transaction_history": f"Transaction History {history}",
         }

@@ -1,24 +1,30 @@
 """Scripted and random misbehaviour of GET /fpr_data, for tests and demonstrations.
 
 A plan maps request numbers (1 = the first /fpr_data request the server sees) to
-faults. Written as text, rules are separated by commas:
+faults. Written as text, rules are separated by commas; a fault is a name, an
+optional ":" argument, and options as ";name=value":
 
     "3=status:503"              request 3 answers 503
     "2=status:429;retry-after=1" request 2 answers 429 with Retry-After: 1
     "4+=status:401"             request 4 and every later one answer 401
     "5=drop"                    request 5: the connection is closed with no answer
 
-Faults that answer instead of the API:
+Faults that answer instead of the API (no key check, no page):
     status:<code>[;retry-after=<s>|;retry-after-date=<s>][;echo-key=1]
                        an error with a JSON body (echo-key: the body repeats the key sent)
     latency:<s>        wait, then answer normally
     stall:<s>          send the headers and half the body, then wait
     drop               close the connection without a response
     truncate           promise more bytes than are sent, then close
-    html               200 with an HTML page
+    html               200 text/html: a maintenance page
+    html_login         200 text/html: a login form, as a proxy or single sign-on page answers
     redirect:<url>     302 to another address
     cursor_expired     410 whose body says the cursor expired
-Faults that alter a normal page:
+    gzip_bomb:<MiB>    200 application/json, Content-Encoding: gzip; about 1 KB on the wire per MiB
+                       that unpacks to exactly <MiB> MiB: a page whose record list is all spaces
+                       ({"fpr_records": [   ...   ], ...}), valid JSON once unpacked
+    deep_json:<depth>  200 application/json whose fpr_records is <depth> nested lists ([[[...]]])
+Faults that alter a normal page (the key is checked first):
     no_cursor          has_more true with no next_cursor
     cycle              next_cursor is the first cursor this plan handed out (A->B->A)
     same_cursor        next_cursor is the cursor of the request (A->A)
@@ -27,6 +33,34 @@ Faults that alter a normal page:
     not_object         the body is a JSON list
     no_records_key     the body has no fpr_records
     non_object_record  one item of fpr_records is a string
+    has_more_string    has_more is the string "true" or "false" instead of a boolean
+    poison_values      record 1: customer_name "Jos\\ud800" (a lone UTF-16 surrogate, sent as that
+                       JSON escape); record 2: a lone surrogate (\\udfff) in product_terms; record 3:
+                       control characters and a NUL in transaction_history (CONTROL_TEXT); record 4:
+                       the undeclared fields of POISON_NUMBERS (1e-05, 1e+16, 5e-324,
+                       1.7976931348623157e+308, 2**40, 2**70). Pages of fewer records get the first ones.
+    poison_field_names every record also gets each field of POISON_FIELD_NAMES ("", "bad\\ud800name",
+                       "   ", "a.b", "Record ID", "_fivetran_synced", a 300-character name, an email),
+                       each with the value POISON_FIELD_VALUE
+Faults that send the normal page in a hostile way (the key is checked first):
+    slow_headers:<s>   the status line and headers one byte every <s> seconds, then the body
+    slow_body:<s>      normal headers (Content-Length of the page), then the body one byte every <s> s
+    endless            200 application/json, Transfer-Encoding: chunked: {"fpr_records": [ then the
+                       page's records (the first record of the dataset if the page has none),
+                       repeated until the client disconnects; memory stays at one page
+    big_page:<MB>      the page, exactly <MB> x 1,000,000 bytes long: each record's transaction_history
+                       is its own text followed by filler. next_cursor and has_more are unchanged, so a
+                       sync through it completes. A page without records is sent as it is.
+    charset:<name>     the page encoded in <name> (Python's codec: utf-16 starts with a byte-order mark),
+                       Content-Type: application/json; charset=<name>; the first record's customer_name
+                       is the first of CHARSET_NAMES that <name> can encode ("José Müller" for Latin-1)
+    error_quoting_pii:<status>
+                       an error of that status whose JSON body quotes the name and email of the first
+                       record of the page (of the dataset's first record if the page has none), the
+                       x-api-key sent (raw, URL-encoded with quote(safe=""), base64) and LEAKED_TOKEN
+
+Slow and endless writers pause with _pause (never time.sleep), stop as soon as a write fails
+(the client went away) or the server stops, and record how they ended in FaultPlan.streams.
 """
 
 import json
@@ -36,20 +70,70 @@ import threading
 import time
 from email.utils import formatdate
 
-ANSWERING = {"status", "latency", "stall", "drop", "truncate", "html", "redirect", "cursor_expired"}
-REWRITING = {"no_cursor", "cycle", "same_cursor", "bad_records", "not_object", "no_records_key", "non_object_record"}
+from fpr_local_api import hostile
+from fpr_local_api.hostile import (  # noqa: F401  (re-exported: tests name them from here)
+    CHARSET_NAMES,
+    CONTROL_TEXT,
+    LEAKED_TOKEN,
+    POISON_FIELD_NAMES,
+    POISON_FIELD_VALUE,
+    POISON_NUMBERS,
+)
+
+ANSWERING = {
+    "status",
+    "latency",
+    "stall",
+    "drop",
+    "truncate",
+    "html",
+    "html_login",
+    "redirect",
+    "cursor_expired",
+    "gzip_bomb",
+    "deep_json",
+}
+REWRITING = {
+    "no_cursor",
+    "cycle",
+    "same_cursor",
+    "bad_records",
+    "not_object",
+    "no_records_key",
+    "non_object_record",
+    "has_more_string",
+    "poison_values",
+    "poison_field_names",
+}
+SENDING = {"slow_headers", "slow_body", "endless", "big_page", "charset", "error_quoting_pii"}
+
+# Faults whose argument is checked when the plan is read, so a typo fails at start, not mid-test.
+_ARGUMENTS = {
+    "gzip_bomb": hostile.positive_number,
+    "deep_json": hostile.positive_integer,
+    "slow_headers": hostile.seconds,
+    "slow_body": hostile.seconds,
+    "big_page": hostile.positive_number,
+    "charset": hostile.charset,
+    "error_quoting_pii": hostile.http_status,
+}
 
 
 class Fault:
-    """One fault: a name, an optional argument and options such as retry-after."""
+    """One fault: a name, an optional argument and options such as retry-after.
+
+    Raises:
+        ValueError: unknown name, or an argument the fault cannot use.
+    """
 
     def __init__(self, text):
         head, *options = text.split(";")
         name, _, argument = head.partition(":")
-        if name not in ANSWERING | REWRITING:
+        if name not in ANSWERING | REWRITING | SENDING:
             raise ValueError(f"unknown fault {name!r}")
         self.name = name
         self.argument = argument
+        self.value = _ARGUMENTS[name](argument) if name in _ARGUMENTS else argument
         self.options = dict(option.split("=", 1) for option in options)
 
     def __repr__(self):
@@ -58,6 +142,9 @@ class Fault:
 
 class FaultPlan:
     """Which request gets which fault.
+
+    The server asks fault_for() once per request, then hands that fault to answer(),
+    rewrite_page() and send_page() in turn; each acts only on faults of its kind.
 
     Args:
         rules: text as in the module docstring, or None.
@@ -81,6 +168,7 @@ class FaultPlan:
         self._lock = threading.Lock()
         self.first_cursor = None
         self.applied = []  # (request number, fault name), for tests to assert on
+        self.streams = []  # (request number, fault name, how it ended, bytes of body sent) of slow/endless writers
 
     def fault_for(self, number):
         if number in self.exact:
@@ -93,31 +181,45 @@ class FaultPlan:
                 return self._random.choice(self.random_faults)
         return None
 
-    def on_request(self, number, handler):
+    def answer(self, number, fault, handler):
         """Answers the request itself and returns True, or returns False to let the API answer."""
-        fault = self.fault_for(number)
         if fault is None or fault.name not in ANSWERING:
             return False
         self.applied.append((number, fault.name))
         if fault.name == "latency":
-            _pause(float(fault.argument))
+            _pause(float(fault.argument), handler.stopping)
             return False
         _ANSWERS[fault.name](fault, handler)
         return True
 
-    def rewrite_page(self, number, body, request_cursor=None):
+    def rewrite_page(self, number, fault, body, request_cursor=None):
         """The page the API computed, altered by this request's fault if it has one."""
         if self.first_cursor is None and body.get("next_cursor"):
             self.first_cursor = body["next_cursor"]
-        fault = self.fault_for(number)
         if fault is None or fault.name not in REWRITING:
             return body
         self.applied.append((number, fault.name))
         return _REWRITES[fault.name](self, body, request_cursor)
 
+    def send_page(self, number, fault, body, handler):
+        """Sends the page in this request's hostile way and returns True, or returns False to send it plainly."""
+        if fault is None or fault.name not in SENDING:
+            return False
+        self.applied.append((number, fault.name))
+        outcome = hostile.SENDERS[fault.name](
+            fault.value, body, handler, lambda seconds: _pause(seconds, handler.stopping)
+        )
+        if outcome is not None:
+            self.streams.append((number, fault.name, *outcome))
+        return True
 
-def _pause(seconds):
-    threading.Event().wait(seconds)  # not time.sleep, which a client's tests may stub out in-process
+
+def _pause(seconds, until=None):
+    """Waits `seconds`, or less if `until` (an Event: the server stopping) is set. Returns whether it is set.
+
+    Not time.sleep, which a client's tests may stub out in-process.
+    """
+    return (until or threading.Event()).wait(seconds)
 
 
 def _status(fault, handler):
@@ -141,7 +243,7 @@ def _stall(fault, handler):
     handler.end_headers()
     handler.wfile.write(payload[: len(payload) // 2])
     handler.wfile.flush()
-    _pause(float(fault.argument or 30))
+    _pause(float(fault.argument or 30), handler.stopping)
     handler.close_connection = True
 
 
@@ -161,6 +263,10 @@ def _html(fault, handler):
     handler.send_raw(200, page, "text/html")
 
 
+def _html_login(fault, handler):
+    handler.send_raw(200, hostile.LOGIN_PAGE, "text/html; charset=utf-8")
+
+
 def _redirect(fault, handler):
     target = fault.argument or "http://127.0.0.2:9/fpr_data"
     handler.send_raw(302, b"", "text/plain", {"Location": target})
@@ -170,14 +276,25 @@ def _cursor_expired(fault, handler):
     handler.send_json(410, {"error": "cursor_expired", "message": "cursor has expired; start again without a cursor"})
 
 
+def _gzip_bomb(fault, handler):
+    handler.send_raw(200, hostile.gzip_bomb(fault.value), "application/json", {"Content-Encoding": "gzip"})
+
+
+def _deep_json(fault, handler):
+    handler.send_raw(200, hostile.deep_json(fault.value), "application/json")
+
+
 _ANSWERS = {
     "status": _status,
     "stall": _stall,
     "drop": _drop,
     "truncate": _truncate,
     "html": _html,
+    "html_login": _html_login,
     "redirect": _redirect,
     "cursor_expired": _cursor_expired,
+    "gzip_bomb": _gzip_bomb,
+    "deep_json": _deep_json,
 }
 
 
@@ -218,6 +335,18 @@ def _non_object_record(plan, body, request_cursor):
     return {**body, "fpr_records": body["fpr_records"] + ["not a record"]}
 
 
+def _has_more_string(plan, body, request_cursor):
+    return {**body, "has_more": "true" if body.get("has_more") else "false"}
+
+
+def _poison_values(plan, body, request_cursor):
+    return {**body, "fpr_records": hostile.poison_values(body["fpr_records"])}
+
+
+def _poison_field_names(plan, body, request_cursor):
+    return {**body, "fpr_records": hostile.poison_field_names(body["fpr_records"])}
+
+
 _REWRITES = {
     "no_cursor": _no_cursor,
     "cycle": _cycle,
@@ -226,4 +355,7 @@ _REWRITES = {
     "not_object": _not_object,
     "no_records_key": _no_records_key,
     "non_object_record": _non_object_record,
+    "has_more_string": _has_more_string,
+    "poison_values": _poison_values,
+    "poison_field_names": _poison_field_names,
 }

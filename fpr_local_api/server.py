@@ -39,8 +39,8 @@ class LocalFprApi:
         end_style: "newer" (an extra empty page with has_more false and a cursor) or
             "older" (the last page carries next_cursor null).
         port: 0 picks a free port.
-        faults: optional object with `on_request(number, handler)` that may answer
-            a request itself (see fpr_local_api.faults).
+        faults: optional FaultPlan (see fpr_local_api.faults): per request, a fault that may
+            answer instead of the API, alter the page, or send the page in its own way.
         cursor_max_age: seconds after which a token cursor is answered 410; None never.
     """
 
@@ -67,6 +67,7 @@ class LocalFprApi:
         self.cursors = CursorCodec(secret, END_STYLES[end_style], **codec_args)
         self._clock = clock
         self.requests_served = 0
+        self.stopping = threading.Event()  # ends the pauses and endless bodies of faults
         self._count_lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
@@ -88,6 +89,7 @@ class LocalFprApi:
         self._httpd.serve_forever()
 
     def stop(self):
+        self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread:
@@ -174,6 +176,10 @@ class _Handler(BaseHTTPRequestHandler):
     def api(self):
         return self.server.api
 
+    @property
+    def stopping(self):
+        return self.server.api.stopping
+
     def log_message(self, format, *args):
         pass  # quiet: a request line would show cursors, and nobody needs it in test output
 
@@ -196,12 +202,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _fpr_data(self, query):
         number = self.api.next_request_number()
         faults = self.api.faults
-        if faults is not None and faults.on_request(number, self):
+        fault = faults.fault_for(number) if faults is not None else None
+        if fault is not None and faults.answer(number, fault, self):
             return
         self.api.check_key(self.headers)
         body = self.api.fpr_page(query)
         if faults is not None:
-            body = faults.rewrite_page(number, body, _single(query, "cursor"))
+            body = faults.rewrite_page(number, fault, body, _single(query, "cursor"))
+            if fault is not None and faults.send_page(number, fault, body, self):
+                return
         self.send_json(200, body)
 
     def _status(self):
