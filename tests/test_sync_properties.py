@@ -91,7 +91,7 @@ def landed_value(record, name):
     return None if value in ("N/A", "2024-13-45") else value
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # examples: HYPOTHESIS_PROFILE (conftest.py)
 @given(pages=st.lists(page_specs, min_size=1, max_size=7))
 def test_a_sync_loads_exactly_the_valid_records_or_fails_clearly_and_never_loops(pages):
     bodies = build_bodies(pages)
