@@ -103,6 +103,7 @@ def main():
     project = stage_local_project()
     api, base_url = start_api(args)
     try:
+        FILES.mkdir(exist_ok=True)
         configuration_path = FILES / "local_configuration.json"
         configuration = {"base_url": base_url, "api_key": LOCAL_API_KEY, "page_size": args.page_size}
         configuration_path.write_text(json.dumps(configuration, indent=2) + "\n")
