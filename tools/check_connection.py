@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import sdk_cli
 from stage import LOCAL_PROJECT, ROOT, stage, stage_local_project
 
 CONFIGURATION_JSON = "configuration.json"
@@ -24,8 +25,8 @@ CONFIGURATION_JSON = "configuration.json"
 
 def run_setup_test(project: Path) -> int:
     """Runs the form's tests against project/configuration.json; returns the SDK's exit code."""
-    fivetran = shutil.which("fivetran", path=str(Path(sys.executable).parent)) or "fivetran"
-    return subprocess.run([fivetran, "configuration", str(project), "--test"], cwd=ROOT, check=False).returncode
+    command = [sdk_cli.fivetran(), "configuration", str(project), "--test"]
+    return subprocess.run(command, cwd=ROOT, env=sdk_cli.environment(), check=False).returncode
 
 
 def check_file(configuration: Path) -> int:

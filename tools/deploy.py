@@ -14,11 +14,11 @@ is pinned to PYTHON_VERSION, the version CI runs the tests with.
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import sdk_cli
 from stage import PACKAGE_PROJECT, ROOT, stage_package
 
 PYTHON_VERSION = "3.11"
@@ -64,14 +64,13 @@ def deploy_command(project, args, environ):
         raise SettingsError(f"{KEY_VARIABLE} is not set in the environment")
     if not args.destination.strip() or not args.connection.strip():
         raise SettingsError("DESTINATION and CONNECTION must both be given")
-    argv = [_fivetran(), "deploy", str(project), "--destination", args.destination, "--connection", args.connection]
-    argv += ["--python-version", PYTHON_VERSION]
+    argv = [sdk_cli.fivetran(), "deploy", str(project), "--destination", args.destination]
+    argv += ["--connection", args.connection, "--python-version", PYTHON_VERSION]
     if args.configuration:
         argv += ["--configuration", str(_usable_configuration(Path(args.configuration)))]
     if not sys.stdin.isatty():
         argv.append("--non-interactive")  # nobody to answer the SDK's prompts: keep their defaults
-    env = {name: value for name, value in environ.items() if name != "FIVETRAN_CONFIGURATION"}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])  # pipreqs, for the scan
+    env = sdk_cli.environment({name: value for name, value in environ.items() if name != "FIVETRAN_CONFIGURATION"})
     return argv, env
 
 
@@ -92,11 +91,6 @@ def _usable_configuration(path: Path) -> Path:
     if placeholders:
         raise SettingsError(f"CONFIGURATION: {path} still holds template placeholders for {', '.join(placeholders)}")
     return path
-
-
-def _fivetran() -> str:
-    scripts = Path(sys.executable).parent
-    return shutil.which("fivetran", path=str(scripts)) or str(scripts / "fivetran")
 
 
 def check_python() -> int:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import sdk_cli
 from stage import LOCAL_PROJECT, stage_local_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,9 +62,10 @@ def start_api(args):
 
 def run_fivetran_debug(project, configuration_path):
     """Runs `fivetran debug`, showing its output live; returns its exit code and output."""
-    fivetran = Path(sys.executable).parent / "fivetran"
-    command = [str(fivetran), "debug", str(project), "--configuration", str(configuration_path)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sdk_cli.fivetran(), "debug", str(project), "--configuration", str(configuration_path)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=sdk_cli.environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines = []
     for line in process.stdout:
         print(line, end="", flush=True)

@@ -11,14 +11,13 @@ the canary. The repository's own requirements.txt must come out unchanged.
 """
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+import sdk_cli
 from stage import ROOT, stage, stage_package
 
 CANARY = "canary-secret-7c1d93"
@@ -34,9 +33,8 @@ FORM_FILE = "configuration_form.pb"  # the setup form, which `fivetran package` 
 
 def build(project: Path) -> Path:
     """Runs `fivetran package` on `project`; returns the zip it wrote."""
-    fivetran = shutil.which("fivetran", path=str(Path(sys.executable).parent)) or "fivetran"
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    subprocess.run([fivetran, "package", str(project), "--non-interactive"], cwd=ROOT, env=env, check=True)
+    command = [sdk_cli.fivetran(), "package", str(project), "--non-interactive"]
+    subprocess.run(command, cwd=ROOT, env=sdk_cli.environment(), check=True)
     return project / "files" / f"{project.name}.zip"
 
 
