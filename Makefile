@@ -23,6 +23,9 @@ CONFIGURATION ?=
 
 # Property-based tests: `dev` (a quick sample) unless told otherwise; `thorough` in CI (tests/conftest.py).
 HYPOTHESIS_PROFILE ?= dev
+# pytest-xdist workers: one per core (PYTEST_WORKERS=0 runs the tests in this process, one by one).
+PYTEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS)
 PYTEST_ARGS ?=
 # Tests left out of `make test-fast`: they start processes or a browser.
 SLOW_TESTS := tests/test_crash_and_resume_in_a_real_process.py tests/test_secrets_never_leak.py \
@@ -96,13 +99,13 @@ query: $(SYNC_DEPS)
 	$(PY) tools/query.py $(if $(SQL),"$(SQL)")
 
 test: $(DEV_DEPS)
-	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(PY) -m pytest $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(PYTEST) $(PYTEST_ARGS)
 
 test-thorough: $(DEV_DEPS)
-	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=thorough $(PYTEST) $(PYTEST_ARGS)
 
 test-fast: $(DEV_DEPS)
-	HYPOTHESIS_PROFILE=quick $(PY) -m pytest -q --ff $(addprefix --ignore=,$(SLOW_TESTS)) $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=quick $(PYTEST) -q --ff $(addprefix --ignore=,$(SLOW_TESTS)) $(PYTEST_ARGS)
 
 # Each urllib3 version gets a virtualenv of its own with the pinned SDK and the connector's test tools.
 test-urllib3: check-urllib3-bounds test-urllib3-$(URLLIB3_OLDEST) test-urllib3-$(URLLIB3_NEWEST)
@@ -121,8 +124,8 @@ check-urllib3-bounds: $(SYNC_DEPS)
 
 test-urllib3-%: .venv-urllib3-%/.installed
 	.venv-urllib3-$*/bin/python -c "import requests, urllib3; print('urllib3', urllib3.__version__, 'with requests', requests.__version__)"
-	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) .venv-urllib3-$*/bin/python -m pytest -p no:cacheprovider \
-		--ignore-glob='tests/test_finmatch_*' $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) .venv-urllib3-$*/bin/python -m pytest -n $(PYTEST_WORKERS) \
+		-p no:cacheprovider --ignore-glob='tests/test_finmatch_*' $(PYTEST_ARGS)
 
 lint: $(DEV_DEPS)
 	$(BIN)/ruff check .
