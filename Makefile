@@ -1,99 +1,177 @@
-# Everyday commands. `make sync` and `make test` work on a fresh clone: they create
-# the virtualenv and install the pinned development requirements first.
+# Everyday commands. `make sync` and `make test` work on a fresh clone: they create the
+# virtualenv and install what they need first, each no more than that (pinned, with
+# constraints.txt): a sync the SDK and DuckDB, the app its own packages, the tests the rest.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-INSTALLED := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+SYNC_DEPS := $(VENV)/.sync-installed
+APP_DEPS := $(VENV)/.app-installed
+DEV_DEPS := $(VENV)/.dev-installed
 SQL ?=
 
-# Deployment settings, e.g. make deploy FIVETRAN_API_KEY=... DESTINATION=... CONNECTION=...
-FIVETRAN_API_KEY ?=
+# The local project folder (tools/stage.py): make sync writes its warehouse and state there.
+LOCAL_PROJECT := build/connector
+FINMATCH_WAREHOUSE ?= $(abspath $(LOCAL_PROJECT)/files/warehouse.db)
+
+# Deployment: the API key only ever comes from the environment (FIVETRAN_API_KEY); see tools/deploy.py.
 DESTINATION ?=
 CONNECTION ?=
-CONFIGURATION ?= configuration.json
+CONFIGURATION ?=
 
-.PHONY: help install sync sync-changes app api query test lint format benchmark package deploy reset clean
+# Property-based tests: `dev` (a quick sample) unless told otherwise; `thorough` in CI (tests/conftest.py).
+HYPOTHESIS_PROFILE ?= dev
+# pytest-xdist workers: one per core (PYTEST_WORKERS=0 runs the tests in this process, one by one).
+PYTEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS)
+PYTEST_ARGS ?=
+# Tests left out of `make test-fast`: they start processes or a browser.
+SLOW_TESTS := tests/test_crash_and_resume_in_a_real_process.py tests/test_secrets_never_leak.py \
+	tests/test_finmatch_in_a_browser.py
+
+# The oldest and newest urllib3 that requests (as pinned by the SDK) accepts: requests 2.34.2
+# requires urllib3>=1.26,<3. tools/urllib3_bounds.py checks these against the installed metadata.
+URLLIB3_OLDEST := 1.26.0
+URLLIB3_NEWEST := 2.8.0
+
+.PHONY: help install sync sync-changes app api query test test-fast test-thorough test-urllib3 test-app-sis check-urllib3-bounds lint format \
+	benchmark package check-package configuration check-connection deploy reset clean
 
 help:
-	@echo "make sync          start the local FPR API, sync it into files/warehouse.db, show what landed"
-	@echo "make sync-changes  the same with 5 records inserted and 10 updated: an incremental sync"
-	@echo "make app           open FinMatch on the warehouse make sync wrote (http://127.0.0.1:8501)"
-	@echo "make test          run the test suite"
-	@echo "make lint          ruff check and format check"
-	@echo "make format        apply ruff formatting and safe fixes"
-	@echo "make benchmark     print speed and memory figures"
-	@echo "make api           serve the local FPR API on http://127.0.0.1:8765 until Ctrl-C"
-	@echo "make query         summarise files/warehouse.db (SQL=\"...\" to run your own query)"
-	@echo "make package       build the deployment package from build/connector"
-	@echo "make deploy        deploy to Fivetran (FIVETRAN_API_KEY, DESTINATION, CONNECTION, CONFIGURATION)"
-	@echo "make reset         forget the local warehouse and state (files/)"
-	@echo "make clean         remove the virtualenv, build output and caches"
+	@echo "make sync              start the local FPR API, sync it into $(LOCAL_PROJECT)/files/warehouse.db, show what landed"
+	@echo "make sync-changes      the same with 5 records inserted and 10 updated: an incremental sync"
+	@echo "make app               open FinMatch on the warehouse make sync wrote (http://127.0.0.1:8501)"
+	@echo "make test              run the whole test suite"
+	@echo "make test-fast         the quick loop: no separate processes, no browser, fewer generated cases"
+	@echo "make test-thorough     the whole suite with many more generated cases (CI)"
+	@echo "make test-urllib3      the connector's tests against the oldest and newest urllib3 requests allows"
+	@echo "make test-app-sis      FinMatch's tests on the Streamlit that Streamlit in Snowflake runs"
+	@echo "make lint              ruff check and format check"
+	@echo "make format            apply ruff formatting and safe fixes"
+	@echo "make benchmark         print speed and memory figures"
+	@echo "make api               serve the local FPR API on http://127.0.0.1:8765 until Ctrl-C"
+	@echo "make query             summarise the local warehouse (SQL=\"...\" to run your own query)"
+	@echo "make configuration     write $(LOCAL_PROJECT)/configuration.json from the setup form, API key encrypted"
+	@echo "make check-connection  run the setup form's connection test (CONFIGURATION=file, or the one above)"
+	@echo "make package           build the deployment package and list what it holds"
+	@echo "make check-package     build it beside planted secrets and check that none is inside"
+	@echo "make deploy            deploy to Fivetran (FIVETRAN_API_KEY in the environment; DESTINATION, CONNECTION,"
+	@echo "                       and CONFIGURATION only to set or replace the connection's settings)"
+	@echo "make reset             forget the local warehouse and state"
+	@echo "make clean             remove the virtualenvs, build output and caches"
 
-$(INSTALLED): requirements-dev.txt app/requirements.txt constraints.txt
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	touch $@
 
-install: $(INSTALLED)
+$(SYNC_DEPS): requirements-sync.txt constraints.txt | $(PY)
+	@echo "installing what a sync needs (requirements-sync.txt)"
+	$(PIP) -r requirements-sync.txt
+	@touch $@
 
-sync: $(INSTALLED)
-	PATH="$(abspath $(BIN)):$$PATH" $(PY) tools/local_sync.py
+$(APP_DEPS): app/requirements.txt constraints.txt | $(PY)
+	@echo "installing FinMatch's packages (app/requirements.txt)"
+	$(PIP) -r app/requirements.txt
+	@touch $@
 
-sync-changes: $(INSTALLED)
-	PATH="$(abspath $(BIN)):$$PATH" $(PY) tools/local_sync.py --insert 5 --update 10
+$(DEV_DEPS): requirements-dev.txt requirements-test.txt requirements-sync.txt app/requirements.txt constraints.txt | $(PY)
+	@echo "installing the test and development tools (requirements-dev.txt)"
+	$(PIP) -r requirements-dev.txt
+	@touch $@ $(SYNC_DEPS) $(APP_DEPS)
 
-app: $(INSTALLED)
-	@test -f files/warehouse.db || { echo "No files/warehouse.db yet: run 'make sync' first."; exit 2; }
-	$(BIN)/streamlit run app/streamlit_app.py --server.address 127.0.0.1 --server.port 8501 \
-		--server.headless true --browser.gatherUsageStats false
+install: $(DEV_DEPS)
 
-api: $(INSTALLED)
+sync: $(SYNC_DEPS)
+	$(PY) tools/local_sync.py
+
+sync-changes: $(SYNC_DEPS)
+	$(PY) tools/local_sync.py --insert 5 --update 10
+
+app: $(APP_DEPS)
+	@test -f "$(FINMATCH_WAREHOUSE)" || { echo "No $(FINMATCH_WAREHOUSE) yet: run 'make sync' first."; exit 2; }
+	FINMATCH_WAREHOUSE="$(FINMATCH_WAREHOUSE)" $(BIN)/streamlit run app/streamlit_app.py \
+		--server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false
+
+api: $(SYNC_DEPS)
 	$(PY) -m fpr_local_api
 
-query: $(INSTALLED)
+query: $(SYNC_DEPS)
 	$(PY) tools/query.py $(if $(SQL),"$(SQL)")
 
-test: $(INSTALLED)
-	$(PY) -m pytest
+test: $(DEV_DEPS)
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(PYTEST) $(PYTEST_ARGS)
+
+test-thorough: $(DEV_DEPS)
+	HYPOTHESIS_PROFILE=thorough $(PYTEST) $(PYTEST_ARGS)
+
+test-fast: $(DEV_DEPS)
+	HYPOTHESIS_PROFILE=quick $(PYTEST) -q --ff $(addprefix --ignore=,$(SLOW_TESTS)) $(PYTEST_ARGS)
+
+# Each urllib3 version gets a virtualenv of its own with the pinned SDK and the connector's test tools.
+test-urllib3: check-urllib3-bounds test-urllib3-$(URLLIB3_OLDEST) test-urllib3-$(URLLIB3_NEWEST)
+
+check-urllib3-bounds: $(SYNC_DEPS)
+	$(PY) tools/urllib3_bounds.py $(URLLIB3_OLDEST) $(URLLIB3_NEWEST)
+
+.PRECIOUS: .venv-urllib3-%/.installed
+.venv-urllib3-%/.installed: requirements-test.txt requirements-sync.txt constraints.txt
+	rm -rf .venv-urllib3-$*
+	$(PYTHON) -m venv .venv-urllib3-$*
+	grep -v '^urllib3==' constraints.txt > .venv-urllib3-$*/constraints.txt
+	.venv-urllib3-$*/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r requirements-test.txt urllib3==$* -c .venv-urllib3-$*/constraints.txt
+	@touch $@
+
+test-urllib3-%: .venv-urllib3-%/.installed
+	.venv-urllib3-$*/bin/python -c "import requests, urllib3; print('urllib3', urllib3.__version__, 'with requests', requests.__version__)"
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) .venv-urllib3-$*/bin/python -m pytest -n $(PYTEST_WORKERS) \
+		-p no:cacheprovider --ignore-glob='tests/test_finmatch_*' $(PYTEST_ARGS)
 
 # FinMatch's tests again on the Streamlit, altair and pandas that Streamlit in Snowflake runs
 # (app/environment.yml), in a virtualenv of their own (.venv-sis, app/requirements-sis.txt).
-.PHONY: test-app-sis
-test-app-sis:
-	@test .venv-sis/.installed -nt app/requirements-sis.txt -a .venv-sis/.installed -nt app/constraints-sis.txt || { \
-		$(PYTHON) -m venv .venv-sis && \
-		.venv-sis/bin/pip install --quiet --disable-pip-version-check -r app/requirements-sis.txt \
-			-c app/constraints-sis.txt && touch .venv-sis/.installed; }
+.venv-sis/.installed: app/requirements-sis.txt app/constraints-sis.txt
+	rm -rf .venv-sis
+	$(PYTHON) -m venv .venv-sis
+	.venv-sis/bin/python -m pip install --quiet --disable-pip-version-check -r app/requirements-sis.txt \
+		-c app/constraints-sis.txt
+	@touch $@
+
+test-app-sis: .venv-sis/.installed
 	FINMATCH_SIS_PINS=1 .venv-sis/bin/python -m pytest -p no:cacheprovider $(wildcard tests/test_finmatch_*.py)
 
-lint: $(INSTALLED)
+lint: $(DEV_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(INSTALLED)
+format: $(DEV_DEPS)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-benchmark: $(INSTALLED)
+benchmark: $(DEV_DEPS)
 	$(PY) tools/benchmark.py
 
-package: $(INSTALLED)
-	$(PY) tools/stage.py
-	cd build/connector && PATH="$(abspath $(BIN)):$$PATH" fivetran package .
+package: $(SYNC_DEPS)
+	$(PY) tools/package.py
 
-deploy: $(INSTALLED)
-	$(PY) tools/stage.py
-	@test -n "$(FIVETRAN_API_KEY)" -a -n "$(DESTINATION)" -a -n "$(CONNECTION)" || \
-		{ echo "set FIVETRAN_API_KEY, DESTINATION and CONNECTION (and CONFIGURATION, default configuration.json)"; exit 2; }
-	cd build/connector && PATH="$(abspath $(BIN)):$$PATH" fivetran deploy \
-		--api-key "$(FIVETRAN_API_KEY)" --destination "$(DESTINATION)" --connection "$(CONNECTION)" \
-		--configuration "$(abspath $(CONFIGURATION))"
+check-package: $(SYNC_DEPS)
+	$(PY) tools/package.py --check
+
+configuration: $(SYNC_DEPS)
+	@$(PY) tools/stage.py >/dev/null
+	$(BIN)/fivetran configuration $(LOCAL_PROJECT)
+
+check-connection: $(SYNC_DEPS)
+	@$(PY) tools/check_connection.py $(if $(CONFIGURATION),"$(CONFIGURATION)")
+
+# Recipes are not echoed, and none of them names the key: tools/deploy.py reads it from the environment.
+deploy: $(SYNC_DEPS)
+	@$(PY) tools/deploy.py $(if $(DESTINATION),--destination "$(DESTINATION)") \
+		$(if $(CONNECTION),--connection "$(CONNECTION)") $(if $(CONFIGURATION),--configuration "$(CONFIGURATION)")
 
 reset:
-	rm -rf files crash-reports build/connector/crash-reports
+	rm -rf $(LOCAL_PROJECT)/files $(LOCAL_PROJECT)/crash-reports files crash-reports
 
 clean: reset
-	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-urllib3-* .venv-sis build .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

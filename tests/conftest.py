@@ -3,8 +3,12 @@
 The connector runs through `connector.debug()`, the same call `fivetran debug` makes, in a
 temporary project folder per test. The SDK's network checks (PyPI version, pipreqs) are
 replaced with no-ops so a run takes a fraction of a second without internet.
+
+Property-based tests draw as many cases as the HYPOTHESIS_PROFILE says: `dev` by default,
+`quick` for `make test-fast`, `thorough` for `make test-thorough` and CI.
 """
 
+import atexit
 import contextlib
 import io
 import json
@@ -17,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import requests
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
@@ -31,6 +36,13 @@ from fpr_local_api.faults import FaultPlan  # noqa: E402
 API_KEY = "test-key-2f9c1e"
 WAREHOUSE_TABLE = "tester.fpr_records"
 
+# A sync in-process takes about 0.1 s, so no deadline; every profile shares the example database.
+_PROFILE_DEFAULTS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("quick", max_examples=15, **_PROFILE_DEFAULTS)
+settings.register_profile("dev", max_examples=60, **_PROFILE_DEFAULTS)
+settings.register_profile("thorough", max_examples=600, **_PROFILE_DEFAULTS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def offline_sdk(tmp_path_factory):
@@ -44,7 +56,29 @@ def offline_sdk(tmp_path_factory):
         patch.setattr(cli_connector, "check_newer_version", lambda *args, **kwargs: None)
         patch.setattr(cli_connector, "validate_requirements_file", lambda *args, **kwargs: None)
         patch.setattr(core_runner, "check_newer_version", lambda *args, **kwargs: None, raising=False)
+        patch.setattr(cli_connector, "DebugMemoryTracker", _memory_tracker_ending_with_its_sync(cli_connector))
         yield
+
+
+def _memory_tracker_ending_with_its_sync(cli_connector):
+    """The SDK's memory tracker, stopped when its sync ends.
+
+    `fivetran debug` runs one sync per process: its tracker samples memory on a thread until
+    the interpreter exits, then prints "connector process memory usage" from an exit hook.
+    In a test session that would leave one sampling thread per in-process sync and print
+    hundreds of lines after pytest's summary. This tracker still enforces the memory limit
+    during the sync, and writes its usage line into the sync's own output when it ends.
+    """
+
+    class MemoryTrackerEndingWithItsSync(cli_connector.DebugMemoryTracker):
+        def stop(self, timeout=3.0):
+            self.active = False
+            if self.atexit_registered:
+                atexit.unregister(self._log_results)
+                self.atexit_registered = False
+                self._log_results()
+
+    return MemoryTrackerEndingWithItsSync
 
 
 @pytest.fixture(autouse=True)

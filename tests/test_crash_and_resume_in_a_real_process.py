@@ -1,9 +1,12 @@
 """A sync killed with SIGKILL after any page resumes from its checkpoint and ends with the clean table.
 
-The connector runs in its own process (tests/connector_process.py); the test kills it
-as soon as it has logged page k (logged after page k's checkpoint), while it waits for
-page k+1, for every k of a 10-page sync. Each rerun must end with a table identical to
-an uninterrupted sync, with no duplicate record_id, and the saved cursor never moves back.
+The connector runs in its own process (tests/connector_process.py). The test kills it as
+soon as it has logged a page (logged after that page's checkpoint), while it waits for the
+next one, then reruns it, and kills the rerun after its first page too: ten kills in turn,
+one after each page of a 10-page sync, each resuming from the state the previous one left.
+At every kill the saved cursor is at or past that page; the cursor never moves back; the
+last run, left alone, ends with a table identical to an uninterrupted sync's, with no
+duplicate record_id.
 """
 
 import json
@@ -11,13 +14,14 @@ import signal
 
 import duckdb
 import pytest
-from conftest import API_KEY, checkpoints, process_project, start_connector_process
+from conftest import API_KEY, Project, checkpoints, process_project, start_connector_process
 
 from fpr_local_api import Dataset, LocalFprApi
 from fpr_local_api.faults import FaultPlan
 
 PAGE_SIZE = 75
 RECORDS = 750  # 10 pages of 75, then the empty last page
+PAGES = RECORDS // PAGE_SIZE
 TABLE_SQL = "SELECT * EXCLUDE (_fivetran_synced, _fivetran_deleted) FROM tester.fpr_records ORDER BY record_id"
 
 
@@ -28,9 +32,8 @@ def slow_api():
         yield server
 
 
-def new_project(tmp_path, name, server):
-    configuration = {"base_url": server.base_url, "api_key": API_KEY, "page_size": str(PAGE_SIZE)}
-    return process_project(tmp_path, name, configuration)
+def configuration_for(server):
+    return {"base_url": server.base_url, "api_key": API_KEY, "page_size": str(PAGE_SIZE)}
 
 
 def run_to_end(project, configuration, tmp_path):
@@ -39,12 +42,12 @@ def run_to_end(project, configuration, tmp_path):
     return process.returncode, output
 
 
-def kill_after_page(project, configuration, tmp_path, page):
+def kill_after_first_page(project, configuration, tmp_path):
     process = start_connector_process(project, configuration, tmp_path)
     output = []
     for line in process.stdout:
         output.append(line)
-        if f"page {page}: " in line:
+        if "page 1: " in line:
             process.send_signal(signal.SIGKILL)
             break
     process.wait(timeout=30)
@@ -57,29 +60,35 @@ def table(project):
         return db.execute(TABLE_SQL).fetchall()
 
 
-def saved_state(project):
-    return json.loads((project / "files" / "state.json").read_text())
+def saved_position(project, server):
+    state = json.loads((project / "files" / "state.json").read_text())
+    return server.cursors.decode(state["next_cursor"])[0]
 
 
 @pytest.fixture(scope="module")
 def clean_table(slow_api, tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("clean")
-    project, configuration = new_project(tmp_path, "clean", slow_api)
-    code, output = run_to_end(project, configuration, tmp_path)
-    assert code == 0, output
-    assert "sync finished: 11 pages, 750 records" in output
-    return table(project)
+    """The table of an uninterrupted sync, run in-process."""
+    project = Project(tmp_path_factory.mktemp("clean") / "project")
+    result = project.sync(configuration_for(slow_api))
+    assert result.ok, result.output
+    assert f"sync finished: {PAGES + 1} pages, {RECORDS} records" in result.output
+    return table(project.path)
 
 
-@pytest.mark.parametrize("page", range(1, 11))
-def test_resumes_from_last_checkpoint_after_sigkill(slow_api, clean_table, tmp_path, page):
-    project, configuration = new_project(tmp_path, "killed", slow_api)
+def test_a_sync_killed_after_every_page_in_turn_resumes_each_time_and_ends_with_the_clean_table(
+    slow_api, clean_table, tmp_path
+):
+    project, configuration = process_project(tmp_path, "killed", configuration_for(slow_api))
+    killed_at = 0
 
-    code, output = kill_after_page(project, configuration, tmp_path, page)
+    for page in range(1, PAGES + 1):
+        code, output = kill_after_first_page(project, configuration, tmp_path)
 
-    assert code == -signal.SIGKILL, output
-    killed_at = slow_api.cursors.decode(saved_state(project)["next_cursor"])[0]
-    assert killed_at >= page * PAGE_SIZE  # page k's checkpoint was saved before it was logged
+        assert code == -signal.SIGKILL, output
+        positions = [slow_api.cursors.decode(state["next_cursor"])[0] for state in checkpoints(output)]
+        assert positions and positions[0] > killed_at  # resumed from the previous kill's checkpoint, went forward
+        killed_at = saved_position(project, slow_api)
+        assert killed_at >= page * PAGE_SIZE  # this page's checkpoint was saved before it was logged
 
     code, output = run_to_end(project, configuration, tmp_path)
 

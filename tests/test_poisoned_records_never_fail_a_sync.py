@@ -75,7 +75,7 @@ def server():
         yield api
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # examples: HYPOTHESIS_PROFILE (conftest.py)
 @given(pages=st.lists(st.lists(records, min_size=1, max_size=4), min_size=1, max_size=2))
 def test_no_record_can_fail_a_sync_or_block_the_next_one(server, pages):
     bodies, number = [], 0

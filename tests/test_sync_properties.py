@@ -98,7 +98,7 @@ def server():
         yield api
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # examples: HYPOTHESIS_PROFILE (conftest.py)
 @given(pages=st.lists(page_specs, min_size=1, max_size=7))
 def test_a_sync_loads_exactly_the_valid_records_or_fails_clearly_and_never_loops(server, pages):
     bodies = build_bodies(pages)

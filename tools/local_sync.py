@@ -1,6 +1,7 @@
 """One local sync, end to end: start the local FPR API, run `fivetran debug` against it, say what landed.
 
-Used by `make sync`. The state in files/state.json carries over between runs, so a
+Used by `make sync`. The connector runs from build/connector (see tools/stage.py), so the
+warehouse and the state land in build/connector/files/. The state carries over between runs, so a
 second run loads only what changed; `--insert` and `--update` start the API with
 that many records inserted and updated, to show an incremental sync.
 
@@ -14,10 +15,11 @@ import sys
 from pathlib import Path
 
 import duckdb
-from stage import stage_connector
+import sdk_cli
+from stage import LOCAL_PROJECT, stage_local_project
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = ROOT / "files"
+FILES = LOCAL_PROJECT / "files"
 LOCAL_API_KEY = "local-dev-key"
 
 
@@ -60,9 +62,10 @@ def start_api(args):
 
 def run_fivetran_debug(project, configuration_path):
     """Runs `fivetran debug`, showing its output live; returns its exit code and output."""
-    fivetran = Path(sys.executable).parent / "fivetran"
-    command = [str(fivetran), "debug", str(project), "--configuration", str(configuration_path)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sdk_cli.fivetran(), "debug", str(project), "--configuration", str(configuration_path)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=sdk_cli.environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines = []
     for line in process.stdout:
         print(line, end="", flush=True)
@@ -90,17 +93,19 @@ def summary(code, output):
             total = db.execute("SELECT count(*) FROM tester.fpr_records").fetchone()[0] if tables.fetchone()[0] else 0
         print(f"  rows in fpr_records      : {total}")
     if state_file.exists():
-        print(f"  state (files/state.json) : {state_file.read_text().strip()}")
-    print("  open the warehouse       : make query   (or: duckdb -ui files/warehouse.db, with the DuckDB CLI)")
+        print(f"  state                    : {state_file.read_text().strip()}")
+    print(f"  warehouse                : {warehouse.relative_to(ROOT)}")
+    print("  open the warehouse       : make query   (or: make app, or the DuckDB CLI's duckdb -ui)")
     print("  see an incremental sync  : make sync-changes   (5 inserted, 10 updated records)")
     print("=" * 72)
 
 
 def main():
     args = parse_args()
-    project = stage_connector()
+    project = stage_local_project()
     api, base_url = start_api(args)
     try:
+        FILES.mkdir(exist_ok=True)
         configuration_path = FILES / "local_configuration.json"
         configuration = {"base_url": base_url, "api_key": LOCAL_API_KEY, "page_size": args.page_size}
         configuration_path.write_text(json.dumps(configuration, indent=2) + "\n")

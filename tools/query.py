@@ -1,14 +1,14 @@
-"""Runs one SQL statement against files/warehouse.db (read-only) and prints the result.
+"""Runs one SQL statement against the warehouse of `make sync` (read-only) and prints the result.
 
 python tools/query.py ["SELECT ... FROM tester.fpr_records ..."]
 """
 
 import sys
-from pathlib import Path
 
 import duckdb
+from stage import LOCAL_PROJECT, ROOT
 
-WAREHOUSE = Path(__file__).resolve().parent.parent / "files" / "warehouse.db"
+WAREHOUSE = LOCAL_PROJECT / "files" / "warehouse.db"
 DEFAULT_SQL = """
 SELECT product_recommendation_status AS status,
        count(*) AS records,
@@ -23,7 +23,7 @@ ORDER BY records DESC
 
 def main():
     if not WAREHOUSE.exists():
-        sys.exit("no files/warehouse.db yet: run `make sync` first")
+        sys.exit(f"no {WAREHOUSE.relative_to(ROOT)} yet: run `make sync` first")
     sql = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_SQL
     with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
         db.sql(sql).show(max_width=200)

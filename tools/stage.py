@@ -1,29 +1,62 @@
-"""Lays out build/connector: exactly what Fivetran receives, linked to the sources.
+"""Copies the connector into project folders of its own: exactly what Fivetran receives.
 
 The SDK scans every .py file of a project folder for imports (for `fivetran debug`,
-`package` and `deploy`). Run from build/connector, it sees the connector alone, not
-the tests and tools around it, and the package holds nothing else. Its files/
-folder is the repository's, so a local run writes files/warehouse.db at the top.
+`configuration`, `package` and `deploy`) and deletes a requirements.txt that lists
+nothing. Run on a staged folder, it sees the connector alone, not the tests and tools
+around it, and the repository's own requirements.txt is never touched. The files are
+copied, not linked, so staging works on Windows as well.
 
-    python tools/stage.py   # prints the folder
+    build/connector  the local project: make sync, make configuration, make check-connection
+                     and `fivetran debug build/connector` run here. Its files/ (warehouse.db,
+                     state.json) and configuration.json stay when it is staged again.
+    build/package    what make package and make deploy send: the deployed files alone,
+                     laid out anew each time, so no configuration or local output can ride along.
+
+    python tools/stage.py   # stages build/connector and prints its path
 """
 
+import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGE = ROOT / "build" / "connector"
-LINKED = ("connector.py", "requirements.txt", "files")
+LOCAL_PROJECT = ROOT / "build" / "connector"
+PACKAGE_PROJECT = ROOT / "build" / "package"
+DEPLOYED_FILES = ("connector.py", "requirements.txt")
 
 
-def stage_connector() -> Path:
-    STAGE.mkdir(parents=True, exist_ok=True)
-    (ROOT / "files").mkdir(exist_ok=True)
-    for name in LINKED:
-        link = STAGE / name
-        if not link.is_symlink():
-            link.symlink_to(Path("..", "..", name))
-    return STAGE
+def stage(folder: Path, fresh: bool = False) -> Path:
+    """Copies the deployed files into `folder`.
+
+    Args:
+        folder: the project folder to lay out.
+        fresh: remove everything else in it first (local output, configuration, crash reports).
+
+    Returns:
+        The folder.
+    """
+    if fresh and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _drop_links(folder)
+    for name in DEPLOYED_FILES:
+        shutil.copyfile(ROOT / name, folder / name)
+    return folder
+
+
+def _drop_links(folder: Path):
+    """Removes links left by an older layout that linked files/ and the sources instead of copying."""
+    for name in (*DEPLOYED_FILES, "files"):
+        if (folder / name).is_symlink():
+            (folder / name).unlink()
+
+
+def stage_local_project() -> Path:
+    return stage(LOCAL_PROJECT)
+
+
+def stage_package() -> Path:
+    return stage(PACKAGE_PROJECT, fresh=True)
 
 
 if __name__ == "__main__":
-    print(stage_connector())
+    print(stage_local_project())
