@@ -1,7 +1,7 @@
 """FinMatch's data access: every figure is SQL over the whole fpr_records table.
 
-Two backends run the same SQL: DuckDB on the warehouse `fivetran debug` writes
-(files/warehouse.db, schema `tester`, opened read-only per query so a running sync is
+Two backends run the same SQL: DuckDB on the warehouse `make sync` writes
+(build/connector/files/warehouse.db, schema `tester`, opened read-only per query so a running sync is
 never blocked), and the active Snowpark session inside Streamlit in Snowflake
 (FPR_RECORDS in the current database and schema). Soft-deleted rows are excluded.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-DEFAULT_WAREHOUSE = Path(__file__).resolve().parent.parent / "files" / "warehouse.db"
+DEFAULT_WAREHOUSE = Path(__file__).resolve().parent.parent / "build" / "connector" / "files" / "warehouse.db"
 WAREHOUSE_ENV = "FINMATCH_WAREHOUSE"
 NOT_DELETED = "COALESCE(_fivetran_deleted, FALSE) = FALSE"
 ACCEPTED, DECLINED = "Accepted", "Declined"

@@ -1,9 +1,10 @@
-"""Property: no value and no field name in a record can make a sync fail, or stop the next one.
+"""Property: no value and no field name in a record can make a sync fail, or hold the next one back.
 
 Hypothesis generates records whose declared fields hold anything JSON can carry (text with lone
 surrogates and control characters, numbers of any magnitude, booleans, nesting) and which carry
 extra fields with arbitrary names and values. A scripted /fpr_data on loopback serves them; every
-record with a usable record_id must land, once, and the next sync must go on from the saved cursor.
+record with a usable record_id must land, once, and the state must move past every page, so that the
+next sync goes on from there (tests/test_under_the_real_fivetran_debug.py runs that next sync).
 """
 
 import json
@@ -77,7 +78,7 @@ def server():
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # examples: HYPOTHESIS_PROFILE (conftest.py)
 @given(pages=st.lists(st.lists(records, min_size=1, max_size=4), min_size=1, max_size=2))
-def test_no_record_can_fail_a_sync_or_block_the_next_one(server, pages):
+def test_no_record_can_fail_a_sync_or_hold_its_state_back(server, pages):
     bodies, number = [], 0
     for position, specs in enumerate(pages):
         page_records = []
@@ -93,14 +94,9 @@ def test_no_record_can_fail_a_sync_or_block_the_next_one(server, pages):
 
     with tempfile.TemporaryDirectory() as folder:
         project = Project(Path(folder) / "project")
-        first = project.sync(scripted_configuration(server))
-        assert first.ok, first.output
+        result = project.sync(scripted_configuration(server))
+        assert result.ok, result.output
         landed = [row[0] for row in project.query("SELECT record_id FROM tester.fpr_records")] if expected_ids else []
-        server.reset()
-        server.serve({"fpr_records": [], "next_cursor": "end", "has_more": False})
-        second = project.sync(scripted_configuration(server))
 
     assert sorted(landed) == sorted(expected_ids)
-    assert first.state["next_cursor"] == "end"
-    assert second.ok, second.output
-    assert server.calls[0].params["cursor"] == ["end"]
+    assert result.state["next_cursor"] == "end"  # the next sync starts after every poisoned page
