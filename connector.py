@@ -85,8 +85,11 @@ MAX_PAGE_SIZE = 200
 CONNECT_TIMEOUT_SECONDS = 10  # to open the connection (and the TLS handshake)
 READ_TIMEOUT_SECONDS = 60  # silence allowed between two bytes of the answer
 REQUEST_DEADLINE_SECONDS = 120  # connect to last byte, however slowly the bytes trickle in
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # of decoded body; a 200-record page is about 250 KB
+# A body's memory is multiplied about tenfold on its way to the destination (parsed, encoded, staged
+# and written by the SDK's runner), so these keep a sync under 600 MB whatever a server sends.
+MAX_RESPONSE_BYTES = 24 * 1024 * 1024  # of decoded body; a 200-record page is about 250 KB
 MAX_JSON_VALUES = 2_000_000  # separators in one body; bounds the memory its parsing can take
+MAX_PAGE_RECORDS = 5_000  # records in one page, whatever page_size asked for (at most 200)
 READ_CHUNK_BYTES = 64 * 1024
 ERROR_BODY_BYTES = 64 * 1024  # of an error answer: enough for its message
 
@@ -485,6 +488,11 @@ def parse_page(body, number: int) -> Page:
     records = body.get(RECORDS_KEY)
     if not isinstance(records, list):
         raise FprError(f"page {number}: the response has no '{RECORDS_KEY}' list; is base_url an FPR API?")
+    if len(records) > MAX_PAGE_RECORDS:
+        raise FprError(
+            f"page {number}: the response holds {len(records):,} records, more than MAX_PAGE_RECORDS "
+            f"({MAX_PAGE_RECORDS:,}); the API does not seem to honour page_size"
+        )
     bad = sum(1 for record in records if not isinstance(record, dict))
     if bad:
         raise FprError(f"page {number}: {bad} of {len(records)} items in '{RECORDS_KEY}' are not JSON objects")
@@ -937,7 +945,7 @@ class ConnectTimedOut(OSError):
     """The connection (or its TLS handshake) did not open within CONNECT_TIMEOUT_SECONDS."""
 
 
-def read_body(stream, content_encoding, limit: int, deadline: float, truncate: bool = False) -> bytes:
+def read_body(stream, content_encoding, limit: int, deadline: float, truncate: bool = False) -> bytearray:
     """Reads a response body in chunks, decoding gzip or deflate, never holding more than `limit` decoded bytes.
 
     Args:
@@ -965,7 +973,8 @@ def read_body(stream, content_encoding, limit: int, deadline: float, truncate: b
         body += decoder.decode(chunk, limit + 1 - len(body))
         if len(body) > limit:
             if truncate:
-                return bytes(body[:limit])
+                del body[limit:]
+                return body
             raise FprError(
                 f"the response is larger than {limit // (1024 * 1024)} MB (MAX_RESPONSE_BYTES) once decoded; "
                 "lower page_size, or raise MAX_RESPONSE_BYTES in connector.py if the API's pages are that large"
@@ -973,7 +982,7 @@ def read_body(stream, content_encoding, limit: int, deadline: float, truncate: b
     if declared is not None and received < declared:
         raise BodyCutShort()
     decoder.finish()
-    return bytes(body)
+    return body  # the buffer itself: a copy would double the memory a large page takes
 
 
 def _declared_length(stream):
@@ -1039,6 +1048,7 @@ def decode_json(reply: Reply, number: int):
     if reply.content_type.lower().startswith("text/html") or reply.body[:512].lstrip()[:1] == b"<":
         raise TransientError("was an HTML page", "html", attempts=HTML_ATTEMPTS)
     text = body_text(reply.body, reply.content_type, number)
+    reply.body = b""  # the text replaces it: a large page is not held twice while it is parsed
     if text.count(",") + text.count("{") + text.count("[") > MAX_JSON_VALUES:
         raise FprError(
             f"page {number}: the response holds more than {MAX_JSON_VALUES:,} JSON values (MAX_JSON_VALUES), far more "
