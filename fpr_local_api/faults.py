@@ -21,8 +21,9 @@ Faults that answer instead of the API (no key check, no page):
     redirect:<url>     302 to another address
     cursor_expired     410 whose body says the cursor expired
     gzip_bomb:<MiB>    200 application/json, Content-Encoding: gzip; about 1 KB on the wire per MiB
-                       that unpacks to exactly <MiB> MiB: a page whose record list is all spaces
-                       ({"fpr_records": [   ...   ], ...}), valid JSON once unpacked
+                       that unpacks to exactly <MiB> MiB (decimals allowed): a page whose record list
+                       is all spaces ({"fpr_records": [   ...   ], ...}), valid JSON once unpacked.
+                       Compressed once per size, 1 MiB at a time, then cached
     deep_json:<depth>  200 application/json whose fpr_records is <depth> nested lists ([[[...]]])
 Faults that alter a normal page (the key is checked first):
     no_cursor          has_more true with no next_cursor
@@ -55,9 +56,10 @@ Faults that send the normal page in a hostile way (the key is checked first):
                        Content-Type: application/json; charset=<name>; the first record's customer_name
                        is the first of CHARSET_NAMES that <name> can encode ("José Müller" for Latin-1)
     error_quoting_pii:<status>
-                       an error of that status whose JSON body quotes the name and email of the first
-                       record of the page (of the dataset's first record if the page has none), the
-                       x-api-key sent (raw, URL-encoded with quote(safe=""), base64) and LEAKED_TOKEN
+                       an error of that status (400 to 599; 400 if omitted) whose JSON body quotes
+                       the name and email of the first record of the page (of the dataset's first
+                       record if the page has none), the x-api-key sent (raw, URL-encoded with
+                       quote(safe=""), base64) and LEAKED_TOKEN, in "message" and in fields of their own
 
 Slow and endless writers pause with _pause (never time.sleep), stop as soon as a write fails
 (the client went away) or the server stops, and record how they ended in FaultPlan.streams.

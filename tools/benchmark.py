@@ -1,123 +1,420 @@
-"""Figures for speed and memory, measured side by side in one run.
+"""Speed and memory figures, measured side by side in one run (make benchmark).
 
-    python tools/benchmark.py [--records 5000]
+    python tools/benchmark.py [--quick] [--repeats N] [--records N] [--page-size N] ...
 
-1. A full sync of the local FPR API into DuckDB through the SDK's runner, in this process:
-   records per second, and the connector's own share of the time (fetching, decoding and
-   normalising the same pages, measured alone) beside the SDK's (upserts and checkpoints).
-2. The local API with a million records: memory it holds, beside the memory the JSON of
-   just 10,000 of those records would take; and how fast it serves pages from the end.
+Every sync runs in a fresh process (tools/benchmark_run.py) through the debug() of the
+module's `connector` object, the call `fivetran debug` makes, against the local FPR API
+running in a process of its own. The contenders:
+
+- the SDK floor: tools/sdk_floor/connector.py, the least a connector can do (pages,
+  upserts with the same declared types, checkpoints after each page, one after the other);
+- this connector: connector.py at the repository root, used only as `fivetran debug` uses it;
+- dlt's rest_api source into DuckDB, a peer, when dlt is installed (it is no requirement).
+
+Printed: the time of a sync at no added latency and each contender's ratio to the floor;
+the share of added latency (150 ms a request) each contender hides; the peak memory of the
+connector's and the floor's syncs at two sizes and their ratio; the local API's own
+throughput; and the goals read against them. Syncs are interleaved (the order is reversed
+on every other pass) and each time is the best of --repeats passes, so that a busy machine
+slows every contender alike. About 4 minutes (5 with dlt); --quick takes under one.
 """
 
 import argparse
-import contextlib
-import io
+import importlib.util
 import json
+import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
+import requests
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import connector as fpr_connector  # noqa: E402
-from fpr_local_api import Dataset, LocalFprApi  # noqa: E402
-
+sys.path.insert(0, str(ROOT))  # fpr_local_api, for the dataset's memory figure
+RUNNER = ROOT / "tools" / "benchmark_run.py"
 API_KEY = "benchmark-key"
+SYNC_TIMEOUT_SECONDS = 900
+API_PASSES = 5  # the API's figure is the best of these passes over its records
+
+# The goals the figures are read against.
+GOAL_FLOOR_RATIO = 0.90
+GOAL_LATENCY_HIDDEN = 0.80
+GOAL_MEMORY_RATIO = 1.15
+GOAL_API_RECORDS_PER_SECOND = 20_000
 
 
-def quiet_sdk(home):
-    import os
-
-    import fivetran_connector_sdk_cli.connector as cli_connector
-    import fivetran_connector_sdk_core.runner as core_runner
-
-    os.environ["HOME"] = home
-    os.environ["DO_NOT_TRACK"] = "1"
-    cli_connector.check_newer_version = lambda *args, **kwargs: None
-    cli_connector.validate_requirements_file = lambda *args, **kwargs: None
-    core_runner.check_newer_version = lambda *args, **kwargs: None
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    kind: str  # "sdk": a connector.py run by connector.debug(); "dlt": dlt's rest_api source
+    source: Path = None
 
 
-def full_sync_seconds(server, folder, page_size):
-    project = Path(folder) / "project"
+FLOOR = Contender("SDK floor (tools/sdk_floor)", "sdk", ROOT / "tools" / "sdk_floor" / "connector.py")
+CONNECTOR = Contender("connector (connector.py)", "sdk", ROOT / "connector.py")
+DLT = Contender("dlt rest_api -> DuckDB", "dlt")
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_mb: float
+    requests: int
+
+
+class LocalApi:
+    """The local FPR API in a process of its own, optionally with the same latency on every request."""
+
+    def __init__(self, records, latency=0.0):
+        self.records = records
+        self.latency = latency
+        self._process = None
+        self.base_url = None
+
+    def __enter__(self):
+        command = [sys.executable, "-m", "fpr_local_api", "--port", "0", "--records", str(self.records)]
+        command += ["--api-key", API_KEY]
+        if self.latency:
+            command += ["--faults", f"1+=latency:{self.latency}"]
+        self._process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        banner = self._process.stdout.readline()
+        self.base_url = banner.split("listening on ")[1].split()[0]
+        return self
+
+    def __exit__(self, *exc):
+        self._process.terminate()
+        self._process.wait(timeout=30)
+
+    def cpu_seconds(self):
+        """CPU time the API's process has used so far (Linux /proc; NaN elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def requests_served(self):
+        status = requests.get(self.base_url + "/_admin/status", headers={"x-api-key": API_KEY}, timeout=30)
+        return status.json()["requests"]
+
+
+def run_sync(contender, api, page_size):
+    """One full sync in a fresh process; its time, peak memory and the requests it made."""
+    with tempfile.TemporaryDirectory(prefix="fpr-benchmark-") as folder:
+        folder = Path(folder)
+        configuration = folder / "configuration.json"
+        configuration.write_text(
+            json.dumps({"base_url": api.base_url, "api_key": API_KEY, "page_size": str(page_size)})
+        )
+        result = folder / "result.json"
+        before = api.requests_served()
+        log = folder / "output.log"
+        with log.open("w") as output:
+            arguments = _runner_arguments(contender, folder, configuration)
+            process = subprocess.run(
+                [sys.executable, str(RUNNER), *arguments, str(result)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "HOME": str(folder), "DO_NOT_TRACK": "1"},
+                timeout=SYNC_TIMEOUT_SECONDS,
+            )
+        outcome = json.loads(result.read_text()) if result.exists() else {"ok": False}
+        if process.returncode != 0 or not outcome["ok"]:
+            tail = "\n".join(log.read_text().splitlines()[-25:])
+            raise RuntimeError(f"{contender.name}: the sync failed (exit {process.returncode}):\n{tail}")
+        return Run(outcome["seconds"], outcome["max_rss_mb"], api.requests_served() - before)
+
+
+def _runner_arguments(contender, folder, configuration):
+    if contender.kind == "dlt":
+        return ["dlt", str(configuration), str(folder)]
+    project = folder / "project"
     project.mkdir()
-    (project / "connector.py").symlink_to(ROOT / "connector.py")
+    (project / "connector.py").symlink_to(contender.source)  # imported from where it lives, with its neighbours
     (project / "requirements.txt").write_text("# none\n")
-    configuration = {"base_url": server.base_url, "api_key": API_KEY, "page_size": str(page_size)}
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        fpr_connector.connector.debug(project_path=str(project), configuration=configuration, state={})
-    return time.perf_counter() - started
+    return ["sdk", str(project), str(configuration)]
 
 
-def connector_share_seconds(server, page_size):
-    """The connector's own work for a full sync, without the SDK: fetch, decode, check, normalise."""
-    settings = fpr_connector.validate_configuration(
-        {"base_url": server.base_url, "api_key": API_KEY, "page_size": str(page_size)}
-    )
-    issues = fpr_connector.RecordIssues()
-    started = time.perf_counter()
-    with fpr_connector.FprClient(settings) as client:
-        cursor, number = None, 0
-        while True:
-            number += 1
-            page = fpr_connector.parse_page(client.get_page(cursor, number), number)
-            for raw in page.records:
-                fpr_connector.normalise_record(raw, issues)
-            if not page.records or not page.has_more:
-                break
-            cursor = page.next_cursor
-    return time.perf_counter() - started
+def best_of(plan, repeats, progress):
+    """Runs every (key, contender, api, page_size) of `plan` `repeats` times, interleaved.
+
+    Returns:
+        {key: [Run, ...]} in the order they ran.
+    """
+    runs = {key: [] for key, *_ in plan}
+    for number in range(repeats):
+        for key, contender, api, page_size in plan if number % 2 == 0 else reversed(plan):
+            run = run_sync(contender, api, page_size)
+            runs[key].append(run)
+            progress(f"pass {number + 1}/{repeats}  {contender.name:30} {key[1]:>14}  {run.seconds:7.2f} s")
+    return runs
 
 
-def sync_figures(records, page_size):
-    with tempfile.TemporaryDirectory() as folder, LocalFprApi(Dataset(size=records, seed=1), api_key=API_KEY) as api:
-        quiet_sdk(folder)
-        total = full_sync_seconds(api, folder, page_size)
-        own = connector_share_seconds(api, page_size)
-    print(f"Full sync of {records:,} records, page size {page_size}, through the SDK's local runner")
-    print(f"  whole sync                 : {total:6.2f} s   {records / total:8,.0f} records/s")
-    print(f"  connector's own work alone : {own:6.2f} s   {records / own:8,.0f} records/s", end="")
-    print("  (HTTP, JSON, checks; the local API serves from this process too)")
-    print(f"  connector's share of a sync: {own / total:6.1%}   (the rest is the SDK writing to DuckDB)")
+def fastest(runs):
+    return min(runs, key=lambda run: run.seconds)
 
 
-def api_memory_figures():
+def latency_hidden(no_latency, with_latency, latency):
+    """The share of the added latency (requests x latency) that did not lengthen the sync."""
+    added = with_latency.seconds - no_latency.seconds
+    return 1 - added / (with_latency.requests * latency)
+
+
+def api_throughput(records, page_size, passes):
+    """The local API alone: one client paging through `records` over HTTP, JSON decoded.
+
+    Returns:
+        (records/s end to end, best of `passes`; records per second of the server's CPU time).
+    """
+    best, served, cpu_seconds = 0.0, 0, 0.0
+    with LocalApi(records) as api, requests.Session() as session:
+        session.headers["x-api-key"] = API_KEY
+        cpu_before = api.cpu_seconds()
+        for _ in range(passes):
+            started, received = time.perf_counter(), _read_all(session, api.base_url, page_size)
+            best = max(best, received / (time.perf_counter() - started))
+            served += received
+        cpu_seconds = api.cpu_seconds() - cpu_before
+    return best, served / cpu_seconds if cpu_seconds else float("nan")
+
+
+def dataset_megabytes(records=1_000_000, changes=1_000):
+    """Memory the local API's dataset holds for `records` records after `changes` inserts and updates."""
+    from fpr_local_api import Dataset
+
     tracemalloc.start()
-    dataset = Dataset(size=1_000_000, seed=1)
-    dataset.apply_changes(insert=1_000, update=1_000)
+    dataset = Dataset(size=records, seed=1)
+    dataset.apply_changes(insert=changes, update=changes)
     held = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-
-    tracemalloc.start()
-    sample = json.dumps([record for _, record in dataset.records_after(0, 10_000)])
-    json_for_10k = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    del sample
-
-    started = time.perf_counter()
-    pages = 50
-    for index in range(pages):
-        dataset.records_after(999_000 + index * 20, 200)
-    per_page = (time.perf_counter() - started) / pages
-
-    print("Local FPR API with 1,000,000 records (+1,000 inserted, 1,000 updated)")
-    print(f"  memory held by the dataset : {held / 1e6:8.2f} MB")
-    print(f"  JSON of 10,000 records     : {json_for_10k / 1e6:8.2f} MB   ({json_for_10k / held:,.0f}x the dataset)")
-    print(f"  one 200-record page at end : {per_page * 1000:8.1f} ms")
+    del dataset
+    return held / 1e6
 
 
-def main():
+def _read_all(session, base_url, page_size):
+    received, cursor = 0, None
+    while True:
+        params = {"page_size": page_size, **({"cursor": cursor} if cursor else {})}
+        page = session.get(base_url + "/fpr_data", params=params, timeout=60).json()
+        received += len(page["fpr_records"])
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            return received
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=5000)
-    parser.add_argument("--page-size", type=int, default=200)
-    args = parser.parse_args()
-    sync_figures(args.records, args.page_size)
-    print()
-    api_memory_figures()
+    parser.add_argument("--quick", action="store_true", help="one pass at smaller sizes: a minute, rougher figures")
+    parser.add_argument("--repeats", type=int, default=3, help="passes; each figure is the best (default 3)")
+    parser.add_argument("--records", type=int, default=10_000, help="records of the no-latency sync (default 10,000)")
+    parser.add_argument("--page-size", type=int, default=200, help="page size of the no-latency sync (default 200)")
+    parser.add_argument("--latency", type=float, default=0.15, help="seconds added to each request (default 0.15)")
+    parser.add_argument("--latency-records", type=int, default=3_000, help="records of the latency syncs (3,000)")
+    parser.add_argument("--latency-page-size", type=int, default=100, help="page size of the latency syncs (100)")
+    parser.add_argument(
+        "--memory-records", type=int, nargs=2, default=(10_000, 100_000), help="the two sizes of the memory figure"
+    )
+    parser.add_argument("--api-records", type=int, default=20_000, help="records of the API's own figure (20,000)")
+    parser.add_argument("--no-dlt", action="store_true", help="leave dlt out even when it is installed")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.records, args.latency_records = 1, 3_000, 1_000
+        args.memory_records, args.api_records = (3_000, 30_000), 10_000
+    return args
+
+
+def contenders(args):
+    peers = [FLOOR, CONNECTOR]
+    if not args.no_dlt and importlib.util.find_spec("dlt") is not None:
+        peers.append(DLT)
+    return peers
+
+
+# The settings each contender syncs under.
+PLAIN = "no latency"  # --records, --page-size
+SHORT = "short"  # --latency-records, --latency-page-size, no latency
+SHORT_SLOW = "short, latency"  # the same with --latency added to each request
+
+
+def measure(args, progress):
+    """Every sync of the comparison, interleaved; returns {(contender, setting): [Run, ...]}."""
+    peers = contenders(args)
+    with (
+        LocalApi(args.records) as plain_api,
+        LocalApi(args.latency_records) as short_api,
+        LocalApi(args.latency_records, latency=args.latency) as slow_api,
+    ):
+        plan = []
+        for peer in peers:
+            plan.append(((peer, PLAIN), peer, plain_api, args.page_size))
+            plan.append(((peer, SHORT), peer, short_api, args.latency_page_size))
+            plan.append(((peer, SHORT_SLOW), peer, slow_api, args.latency_page_size))
+        return best_of(plan, args.repeats, progress), peers
+
+
+def memory_runs(args, timed, progress):
+    """Peak memory of the connector's and the floor's syncs at the two --memory-records sizes.
+
+    A size that the timed no-latency syncs already ran at is not run again: their median is used.
+
+    Returns:
+        {(contender, size): peak MB}
+    """
+    peaks = {}
+    for size in args.memory_records:
+        for peer in (CONNECTOR, FLOOR):
+            if size == args.records:
+                peaks[(peer, size)] = statistics.median(run.max_rss_mb for run in timed[(peer, PLAIN)])
+                continue
+            with LocalApi(size) as api:
+                peaks[(peer, size)] = run_sync(peer, api, args.page_size).max_rss_mb
+            progress(f"memory      {peer.name:30} {size:>9,} records  {peaks[(peer, size)]:7.1f} MB")
+    return peaks
+
+
+@dataclass
+class Figures:
+    floor_ratio: float
+    latency_hidden: dict
+    memory_ratio: float
+    api_rate: float
+    api_cpu_rate: float
+    dataset_mb: float
+
+
+def report(args, runs, peers, memory, api_rates):
+    """The printed comparison, and the goals read against it."""
+    best = {key: fastest(found) for key, found in runs.items()}
+    small, large = args.memory_records
+    figures = Figures(
+        floor_ratio=best[(CONNECTOR, PLAIN)].seconds / best[(FLOOR, PLAIN)].seconds,
+        latency_hidden={
+            peer: latency_hidden(best[(peer, SHORT)], best[(peer, SHORT_SLOW)], args.latency) for peer in peers
+        },
+        memory_ratio=memory[(CONNECTOR, large)] / memory[(CONNECTOR, small)],
+        api_rate=api_rates[0],
+        api_cpu_rate=api_rates[1],
+        dataset_mb=api_rates[2],
+    )
+    sections = [
+        _speed_lines(args, best, peers),
+        _latency_lines(args, best, peers, figures),
+        _memory_lines(args, memory),
+        _api_lines(args, best, figures),
+        [_dlt_line(peers)],
+        _goal_lines(args, figures),
+    ]
+    return "\n\n".join("\n".join(section) for section in sections)
+
+
+def _speed_lines(args, best, peers):
+    floor = best[(FLOOR, PLAIN)].seconds
+    lines = [
+        f"Sync of {args.records:,} records, page {args.page_size}, no added latency "
+        f"(best of {args.repeats}; each sync in a fresh process through connector.debug())"
+    ]
+    for peer in peers:
+        run = best[(peer, PLAIN)]
+        ratio = "" if peer is FLOOR else f"  {run.seconds / floor:5.2f}x the floor"
+        lines.append(f"  {peer.name:30} {run.seconds:7.2f} s {args.records / run.seconds:8,.0f} records/s{ratio}")
+    return lines
+
+
+def _latency_lines(args, best, peers, figures):
+    requests_made = best[(FLOOR, SHORT_SLOW)].requests
+    lines = [
+        f"Sync of {args.latency_records:,} records, page {args.latency_page_size}, with {args.latency * 1000:.0f} ms "
+        f"added to each request ({requests_made} requests: {requests_made * args.latency:.2f} s of latency)",
+        f"  {'':30} {'no latency':>10} {'latency':>10} {'added':>9} {'hidden':>7}",
+    ]
+    for peer in peers:
+        quick_run, slow_run = best[(peer, SHORT)], best[(peer, SHORT_SLOW)]
+        lines.append(
+            f"  {peer.name:30} {quick_run.seconds:8.2f} s {slow_run.seconds:8.2f} s "
+            f"{slow_run.seconds - quick_run.seconds:7.2f} s {figures.latency_hidden[peer]:7.0%}"
+        )
+    lines.append("  hidden = 1 - (time with latency - time without) / (requests x latency)")
+    return lines
+
+
+def _memory_lines(args, memory):
+    small, large = args.memory_records
+    lines = [
+        f"Peak memory of a sync's process (max RSS), page {args.page_size}",
+        f"  {'':30} {small:>9,} {large:>9,} records",
+    ]
+    for peer in (FLOOR, CONNECTOR):
+        low, high = memory[(peer, small)], memory[(peer, large)]
+        lines.append(f"  {peer.name:30} {low:6.1f} MB {high:6.1f} MB   {high / low:.2f}x")
+    return lines
+
+
+def _api_lines(args, best, figures):
+    times = figures.api_rate / (args.records / best[(CONNECTOR, PLAIN)].seconds)
+    return [
+        f"Local FPR API alone ({args.api_records:,} records, page 200, one client, JSON over HTTP, "
+        f"best of {API_PASSES})",
+        f"  end to end       {figures.api_rate:9,.0f} records/s  {times:4.0f}x the connector's sync rate",
+        f"  per CPU second   {figures.api_cpu_rate:9,.0f} records/s  of the server's own CPU time (a core to itself)",
+        f"  dataset memory   {figures.dataset_mb:9.2f} MB for 1,000,000 records with 1,000 inserted and 1,000 updated",
+    ]
+
+
+def _dlt_line(peers):
+    if DLT not in peers:
+        return "dlt not installed: no peer figures (they appear when dlt[duckdb] is importable)"
+    from importlib.metadata import version
+
+    return f"dlt {version('dlt')}: rest_api source (cursor paginator, merge on record_id) into DuckDB, as run above"
+
+
+def _goal_lines(args, figures):
+    small, large = args.memory_records
+    hidden = figures.latency_hidden[CONNECTOR]
+    goals = [
+        (
+            f"connector / floor, no latency <= {GOAL_FLOOR_RATIO:.2f}x",
+            f"{figures.floor_ratio:.2f}x",
+            figures.floor_ratio <= GOAL_FLOOR_RATIO,
+        ),
+        (
+            f"latency hidden by the connector >= {GOAL_LATENCY_HIDDEN:.0%}",
+            f"{hidden:.0%}",
+            hidden >= GOAL_LATENCY_HIDDEN,
+        ),
+        (
+            f"memory at {large:,} / at {small:,} <= {GOAL_MEMORY_RATIO:.2f}x",
+            f"{figures.memory_ratio:.2f}x",
+            figures.memory_ratio <= GOAL_MEMORY_RATIO,
+        ),
+        (
+            f"local API >= {GOAL_API_RECORDS_PER_SECOND:,} records/s",
+            f"{figures.api_rate:,.0f}",
+            figures.api_rate >= GOAL_API_RECORDS_PER_SECOND,
+        ),
+    ]
+    return ["Goals"] + [f"  {text:45} {figure:>10}   {'met' if met else 'NOT met'}" for text, figure, met in goals]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.perf_counter()
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; syncs run one at a time", flush=True)
+
+    def progress(text):
+        print(f"  [{time.perf_counter() - started:6.0f} s] {text}", flush=True)
+
+    runs, peers = measure(args, progress)
+    memory = memory_runs(args, runs, progress)
+    api_rates = (*api_throughput(args.api_records, 200, passes=API_PASSES), dataset_megabytes())
+    print(report(args, runs, peers, memory, api_rates))
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    print(f"\n(total {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":
