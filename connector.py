@@ -1269,11 +1269,6 @@ def _fits_as_is(column_type, value) -> bool:
     return False
 
 
-def normalise_record(raw: dict, issues: RecordIssues):
-    """One record as a row (see RecordNormaliser); None if it has no usable record_id."""
-    return RecordNormaliser(issues)(raw)
-
-
 def repair_text(value: str) -> str:
     """The text with lone UTF-16 surrogates replaced by U+FFFD and NUL removed; the same object if none."""
     if value.isascii():
