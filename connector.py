@@ -110,6 +110,7 @@ SETUP_TEST_DEADLINE_SECONDS = 30
 # Fields the schema does not declare still land, as new columns, within these bounds.
 MAX_EXTRA_COLUMNS = 100  # distinct undeclared field names taken per sync
 MAX_FIELD_NAME_LENGTH = 255  # Snowflake's limit for a column name
+MAX_REMEMBERED_FIELD_NAMES = 10_000  # verdicts on undeclared names kept per sync; later ones are judged each time
 RESERVED_PREFIX = "fivetran"  # _fivetran_synced, _fivetran_deleted... belong to Fivetran
 
 STATE_CURSOR = "next_cursor"
@@ -1306,9 +1307,13 @@ class ExtraFieldNames:
 
     def accept(self, name: str):
         """(the name to use, None) or (the name, why it is refused)."""
-        if name not in self.verdicts:
-            self.verdicts[name] = self._judge(name)
-        return self.verdicts[name]
+        verdict = self.verdicts.get(name)
+        if verdict is None:
+            verdict = self._judge(name)
+            # A server inventing new names on every record must not grow the cache without end.
+            if len(self.verdicts) < MAX_REMEMBERED_FIELD_NAMES:
+                self.verdicts[name] = verdict
+        return verdict
 
     def _judge(self, name):
         """(the name to use, None) or (the name, why no column can take it)."""
@@ -1327,6 +1332,8 @@ class ExtraFieldNames:
         if _EMAIL.search(repaired):
             return repaired, "looks like an email address"
         if key in self.taken:
+            if self.taken[key] == repaired:  # taken earlier in this sync, its verdict no longer cached
+                return repaired, None
             return repaired, f"same column as '{printable_name(self.taken[key])}'"
         if len(self.taken) - len(COLUMNS) >= MAX_EXTRA_COLUMNS:
             return repaired, f"over {MAX_EXTRA_COLUMNS} new fields in one sync"
