@@ -25,6 +25,8 @@ Faults that answer instead of the API (no key check, no page):
                        is all spaces ({"fpr_records": [   ...   ], ...}), valid JSON once unpacked.
                        Compressed once per size, 1 MiB at a time, then cached
     deep_json:<depth>  200 application/json whose fpr_records is <depth> nested lists ([[[...]]])
+    fresh_cursor_loop  the first page of the dataset again, has_more true and a next_cursor never sent before
+                       (whatever cursor the request carries): a chain that goes on forever without a new record
 Faults that alter a normal page (the key is checked first):
     no_cursor          has_more true with no next_cursor
     cycle              next_cursor is the first cursor this plan handed out (A->B->A)
@@ -35,6 +37,9 @@ Faults that alter a normal page (the key is checked first):
     no_records_key     the body has no fpr_records
     non_object_record  one item of fpr_records is a string
     has_more_string    has_more is the string "true" or "false" instead of a boolean
+    key_in_cursor[:<form>]
+                       next_cursor is the x-api-key the request sent, in <form>: raw (the default), base64
+                       or url (URL-encoded), followed by the page's own cursor
     poison_values      record 1: customer_name "Jos\\ud800" (a lone UTF-16 surrogate, sent as that
                        JSON escape); record 2: a lone surrogate (\\udfff) in product_terms; record 3:
                        control characters and a NUL in transaction_history (CONTROL_TEXT); record 4:
@@ -45,7 +50,13 @@ Faults that alter a normal page (the key is checked first):
                        each with the value POISON_FIELD_VALUE
 Faults that send the normal page in a hostile way (the key is checked first):
     slow_headers:<s>   the status line and headers one byte every <s> seconds, then the body
-    slow_body:<s>      normal headers (Content-Length of the page), then the body one byte every <s> s
+    slow_body:<s>[;framing=<f>]
+                       normal headers, then the body one byte every <s> s, framed as <f> says: keep-alive
+                       (the default: Content-Length), close (Content-Length and Connection: close), http10
+                       (an HTTP/1.0 answer without Content-Length, ended by closing) or chunked (a chunk a byte)
+    interim:<status>[;count=<n>]
+                       <n> (1) interim answers of <status> (103 Early Hints by default) before the page
+    many_headers:<n>   the page with <n> extra Set-Cookie header lines, as a proxy or firewall may add them
     endless            200 application/json, Transfer-Encoding: chunked: {"fpr_records": [ then the
                        page's records (the first record of the dataset if the page has none),
                        repeated until the client disconnects; memory stays at one page
@@ -65,12 +76,15 @@ Slow and endless writers pause with _pause (never time.sleep), stop as soon as a
 (the client went away) or the server stops, and record how they ended in FaultPlan.streams.
 """
 
+import base64
 import json
 import random
 import socket
 import threading
 import time
+import uuid
 from email.utils import formatdate
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fpr_local_api import hostile
 from fpr_local_api.hostile import (  # noqa: F401  (re-exported: tests name them from here)
@@ -94,6 +108,7 @@ ANSWERING = {
     "cursor_expired",
     "gzip_bomb",
     "deep_json",
+    "fresh_cursor_loop",
 }
 REWRITING = {
     "no_cursor",
@@ -106,8 +121,18 @@ REWRITING = {
     "has_more_string",
     "poison_values",
     "poison_field_names",
+    "key_in_cursor",
 }
-SENDING = {"slow_headers", "slow_body", "endless", "big_page", "charset", "error_quoting_pii"}
+SENDING = {
+    "slow_headers",
+    "slow_body",
+    "endless",
+    "big_page",
+    "charset",
+    "error_quoting_pii",
+    "interim",
+    "many_headers",
+}
 
 # Faults whose argument is checked when the plan is read, so a typo fails at start, not mid-test.
 _ARGUMENTS = {
@@ -118,6 +143,14 @@ _ARGUMENTS = {
     "big_page": hostile.positive_number,
     "charset": hostile.charset,
     "error_quoting_pii": hostile.http_status,
+    "interim": hostile.interim_status,
+    "many_headers": hostile.positive_integer,
+    "key_in_cursor": lambda form: hostile.one_of(form or "raw", ("raw", "base64", "url")),
+}
+# Options checked the same way: fault name -> option -> check.
+_OPTIONS = {
+    "slow_body": {"framing": lambda framing: hostile.one_of(framing, hostile.FRAMINGS)},
+    "interim": {"count": hostile.positive_integer},
 }
 
 
@@ -137,6 +170,10 @@ class Fault:
         self.argument = argument
         self.value = _ARGUMENTS[name](argument) if name in _ARGUMENTS else argument
         self.options = dict(option.split("=", 1) for option in options)
+        for option, value in self.options.items():
+            check = _OPTIONS.get(name, {}).get(option)
+            if check is not None:
+                check(value)
 
     def __repr__(self):
         return f"Fault({self.name}:{self.argument})"
@@ -194,13 +231,15 @@ class FaultPlan:
         _ANSWERS[fault.name](fault, handler)
         return True
 
-    def rewrite_page(self, number, fault, body, request_cursor=None):
+    def rewrite_page(self, number, fault, body, request_cursor=None, sent_key=""):
         """The page the API computed, altered by this request's fault if it has one."""
         if self.first_cursor is None and body.get("next_cursor"):
             self.first_cursor = body["next_cursor"]
         if fault is None or fault.name not in REWRITING:
             return body
         self.applied.append((number, fault.name))
+        if fault.name == "key_in_cursor":
+            return _key_in_cursor(fault, body, sent_key)
         return _REWRITES[fault.name](self, body, request_cursor)
 
     def send_page(self, number, fault, body, handler):
@@ -209,7 +248,7 @@ class FaultPlan:
             return False
         self.applied.append((number, fault.name))
         outcome = hostile.SENDERS[fault.name](
-            fault.value, body, handler, lambda seconds: _pause(seconds, handler.stopping)
+            fault.value, body, handler, lambda seconds: _pause(seconds, handler.stopping), fault.options
         )
         if outcome is not None:
             self.streams.append((number, fault.name, *outcome))
@@ -286,6 +325,13 @@ def _deep_json(fault, handler):
     handler.send_raw(200, hostile.deep_json(fault.value), "application/json")
 
 
+def _fresh_cursor_loop(fault, handler):
+    query = parse_qs(urlsplit(handler.path).query)
+    page_size = int((query.get("page_size") or ["100"])[-1])
+    records = [record for _, record in handler.api.dataset.records_after(0, page_size)]
+    handler.send_json(200, {"fpr_records": records, "next_cursor": f"loop-{uuid.uuid4().hex}", "has_more": True})
+
+
 _ANSWERS = {
     "status": _status,
     "stall": _stall,
@@ -297,6 +343,7 @@ _ANSWERS = {
     "cursor_expired": _cursor_expired,
     "gzip_bomb": _gzip_bomb,
     "deep_json": _deep_json,
+    "fresh_cursor_loop": _fresh_cursor_loop,
 }
 
 
@@ -347,6 +394,15 @@ def _poison_values(plan, body, request_cursor):
 
 def _poison_field_names(plan, body, request_cursor):
     return {**body, "fpr_records": hostile.poison_field_names(body["fpr_records"])}
+
+
+def _key_in_cursor(fault, body, sent_key):
+    forms = {
+        "raw": sent_key,
+        "base64": base64.b64encode(sent_key.encode()).decode(),
+        "url": quote(sent_key, safe=""),
+    }
+    return {**body, "next_cursor": forms[fault.value] + (body.get("next_cursor") or "")}
 
 
 _REWRITES = {

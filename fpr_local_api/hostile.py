@@ -84,6 +84,19 @@ def seconds(text):
     return value
 
 
+def one_of(text, choices):
+    if text not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+    return text
+
+
+def interim_status(text):
+    value = int(text or 103)
+    if not 100 <= value <= 199 or value == 101:
+        raise ValueError(f"expected an interim status from 100 to 199 other than 101, got {text!r}")
+    return value
+
+
 def http_status(text):
     value = int(text or 400)
     if not 400 <= value <= 599:
@@ -189,7 +202,7 @@ def error_quoting_pii(customer, key):
 # --------------------------------------------------------------------------- writers
 
 
-def send_slow_headers(seconds, page, handler, pause):
+def send_slow_headers(seconds, page, handler, pause, options=None):
     payload = json.dumps(page).encode()
     head = _head(handler, 200, {"Content-Type": "application/json", "Content-Length": str(len(payload))})
     outcome, sent = _trickle(handler, head, seconds, pause)
@@ -199,16 +212,65 @@ def send_slow_headers(seconds, page, handler, pause):
     return _finish(handler, outcome, sent)
 
 
-def send_slow_body(seconds, page, handler, pause):
+def send_slow_body(seconds, page, handler, pause, options=None):
+    """Normal headers, then the body one byte every `seconds`, framed as options["framing"] says.
+
+    keep-alive (the default): Content-Length, the connection kept; close: Content-Length and
+    Connection: close; http10: an HTTP/1.0 answer without Content-Length, whose body ends when the
+    connection closes; chunked: every byte a chunk of its own.
+    """
+    framing = (options or {}).get("framing", "keep-alive")
     payload = json.dumps(page).encode()
-    outcome, sent = _write_all(handler, [_head(handler, 200, _json_headers(len(payload)))])
+    version, headers, pieces = _framed(framing, payload)
+    outcome, sent = _write_all(handler, [_head(handler, 200, headers, version)])
     if outcome == COMPLETE:
-        outcome, body_sent = _trickle(handler, payload, seconds, pause)
+        outcome, body_sent = _trickle_pieces(handler, pieces, seconds, pause)
         sent += body_sent
+    if framing in ("close", "http10"):
+        handler.close_connection = True
     return _finish(handler, outcome, sent)
 
 
-def send_endless(_, page, handler, pause):
+FRAMINGS = ("keep-alive", "close", "http10", "chunked")
+
+
+def _framed(framing, payload):
+    """(HTTP version, headers, body pieces sent one at a time) of a JSON payload in the given framing."""
+    headers = {"Content-Type": "application/json"}
+    if framing == "chunked":
+        return (
+            "HTTP/1.1",
+            {**headers, "Transfer-Encoding": "chunked"},
+            [_chunk(payload[i : i + 1]) for i in range(len(payload))] + [b"0\r\n\r\n"],
+        )
+    pieces = [payload[i : i + 1] for i in range(len(payload))]
+    if framing == "http10":
+        return "HTTP/1.0", {**headers, "Connection": "close"}, pieces
+    headers["Content-Length"] = str(len(payload))
+    if framing == "close":
+        headers["Connection"] = "close"
+    return "HTTP/1.1", headers, pieces
+
+
+def send_after_interim(status, page, handler, pause, options=None):
+    """One or more interim answers (options["count"], 1 by default) of `status` (103 Early Hints), then the page."""
+    interim = _head(handler, status, {"Link": "</fpr_api_spec>; rel=preload"})
+    count = int((options or {}).get("count", 1))
+    payload = json.dumps(page).encode()
+    outcome, sent = _write_all(handler, [interim] * count + [_head(handler, 200, _json_headers(len(payload))), payload])
+    return _finish(handler, outcome, sent)
+
+
+def send_many_headers(count, page, handler, pause, options=None):
+    """The page with `count` extra Set-Cookie header lines, as a proxy or firewall in front of an API may add."""
+    payload = json.dumps(page).encode()
+    head = _head(handler, 200, _json_headers(len(payload))).rstrip(b"\r\n") + b"\r\n"
+    cookies = b"".join(b"Set-Cookie: waf_%d=%032x; Path=/; Secure\r\n" % (n, n) for n in range(count))
+    outcome, sent = _write_all(handler, [head + cookies + b"\r\n", payload])
+    return _finish(handler, outcome, sent)
+
+
+def send_endless(_, page, handler, pause, options=None):
     """Streams the page's records, over and over, as one chunked body that never closes its list."""
     records = page.get("fpr_records") or [handler.api.dataset.record(0)]
     repeated = _chunk((", ".join(json.dumps(record) for record in records) + ", ").encode())
@@ -223,7 +285,7 @@ def send_endless(_, page, handler, pause):
     return _finish(handler, outcome, sent)
 
 
-def send_big_page(megabytes, page, handler, pause):
+def send_big_page(megabytes, page, handler, pause, options=None):
     """The page, padded in transaction_history to `megabytes` MB, written one record at a time."""
     records = page["fpr_records"]
     plain_length = len(json.dumps(page))
@@ -250,7 +312,7 @@ def send_big_page(megabytes, page, handler, pause):
     return _finish(handler, outcome, sent)
 
 
-def send_in_charset(charset_name, page, handler, pause):
+def send_in_charset(charset_name, page, handler, pause, options=None):
     records = [dict(record) for record in page["fpr_records"]]
     if records:
         records[0]["customer_name"] = name_in(charset_name)
@@ -258,7 +320,7 @@ def send_in_charset(charset_name, page, handler, pause):
     handler.send_raw(200, payload, f"application/json; charset={charset_name}")
 
 
-def send_error_quoting_pii(status, page, handler, pause):
+def send_error_quoting_pii(status, page, handler, pause, options=None):
     records = page.get("fpr_records") or [handler.api.dataset.record(0)]
     handler.send_json(status, error_quoting_pii(records[0], handler.headers.get("x-api-key") or ""))
 
@@ -266,6 +328,8 @@ def send_error_quoting_pii(status, page, handler, pause):
 SENDERS = {
     "slow_headers": send_slow_headers,
     "slow_body": send_slow_body,
+    "interim": send_after_interim,
+    "many_headers": send_many_headers,
     "endless": send_endless,
     "big_page": send_big_page,
     "charset": send_in_charset,
@@ -277,10 +341,11 @@ def _json_headers(length):
     return {"Content-Type": "application/json", "Content-Length": str(length)}
 
 
-def _head(handler, status, headers):
+def _head(handler, status, headers, version="HTTP/1.1"):
     """The status line and headers as bytes, as send_response() and send_header() would write them."""
+    reason = handler.responses[status][0] if status in handler.responses else "Early Hints"
     lines = [
-        f"HTTP/1.1 {status} {handler.responses[status][0]}",
+        f"{version} {status} {reason}",
         f"Server: {handler.version_string()}",
         f"Date: {handler.date_time_string()}",
         *(f"{name}: {value}" for name, value in headers.items()),
@@ -308,13 +373,20 @@ def _write_all(handler, pieces):
 
 def _trickle(handler, data, seconds, pause):
     """Writes `data` one byte at a time, pausing `seconds` between bytes; returns (outcome, bytes written)."""
-    for position in range(len(data)):
-        outcome, _ = _write_all(handler, [data[position : position + 1]])
+    return _trickle_pieces(handler, [data[position : position + 1] for position in range(len(data))], seconds, pause)
+
+
+def _trickle_pieces(handler, pieces, seconds, pause):
+    """Writes each piece, pausing `seconds` between them; returns (outcome, bytes written)."""
+    sent = 0
+    for position, piece in enumerate(pieces):
+        outcome, written = _write_all(handler, [piece])
+        sent += written
         if outcome != COMPLETE:
-            return outcome, position
-        if position + 1 < len(data) and pause(seconds):
-            return SERVER_STOPPED, position + 1
-    return COMPLETE, len(data)
+            return outcome, sent
+        if position + 1 < len(pieces) and pause(seconds):
+            return SERVER_STOPPED, sent
+    return COMPLETE, sent
 
 
 def _finish(handler, outcome, sent):

@@ -208,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.api.check_key(self.headers)
         body = self.api.fpr_page(query)
         if faults is not None:
-            body = faults.rewrite_page(number, fault, body, _single(query, "cursor"))
+            body = faults.rewrite_page(number, fault, body, _single(query, "cursor"), self.headers.get("x-api-key"))
             if fault is not None and faults.send_page(number, fault, body, self):
                 return
         self.send_json(200, body)

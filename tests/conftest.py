@@ -10,6 +10,7 @@ Property-based tests draw as many cases as the HYPOTHESIS_PROFILE says: `dev` by
 
 import atexit
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -30,6 +31,7 @@ sys.path[:0] = [str(ROOT), str(APP_DIR)]  # the connector and FinMatch's modules
 from scripted_api import ScriptedApi  # noqa: E402
 
 import connector as fpr_connector  # noqa: E402
+import fpr.client  # noqa: E402
 from fpr_local_api import Dataset, LocalFprApi  # noqa: E402
 from fpr_local_api.faults import FaultPlan  # noqa: E402
 
@@ -85,8 +87,18 @@ def _memory_tracker_ending_with_its_sync(cli_connector):
 def no_backoff_sleep(monkeypatch):
     """Retries wait for real in production; in tests the waits are recorded instead."""
     waits = []
-    monkeypatch.setattr(fpr_connector, "pause", lambda seconds, stop: waits.append(seconds))
+    monkeypatch.setattr(fpr.client, "pause", lambda seconds, stop: waits.append(seconds))
     return waits
+
+
+@pytest.fixture
+def set_limits(monkeypatch):
+    """Changes some of connector.py's LIMITS for this test: set_limits(request_deadline=1.0)."""
+
+    def change(**limits):
+        monkeypatch.setattr(fpr_connector, "LIMITS", dataclasses.replace(fpr_connector.LIMITS, **limits))
+
+    return change
 
 
 class SyncResult:
@@ -290,17 +302,23 @@ def sample_record(number, epoch=1748797200):
 
 
 def process_project(folder, name, configuration):
-    """A project folder for a run in a separate process: a copy of connector.py, so crash reports see its frames.
+    """A project folder for a run in a separate process: a copy of the connector, so crash reports see its frames.
 
     Returns the folder and the path of its configuration file, which is kept outside the folder.
     """
     project = folder / name
     (project / "files").mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "connector.py", project / "connector.py")
-    (project / "requirements.txt").write_text("# none\n")
+    copy_connector(project)
     configuration_path = folder / f"{name}-configuration.json"
     configuration_path.write_text(json.dumps(configuration))
     return project, configuration_path
+
+
+def copy_connector(project):
+    """Copies what Fivetran deploys (connector.py, its fpr package, requirements.txt) into a project folder."""
+    shutil.copy(ROOT / "connector.py", project / "connector.py")
+    shutil.copytree(ROOT / "fpr", project / "fpr", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "requirements.txt").write_text("# none\n")
 
 
 def start_connector_process(project, configuration_path, home, env=None):

@@ -2,7 +2,7 @@
 
     python tests/connector_process.py PROJECT_DIR CONFIGURATION_JSON
 
-PROJECT_DIR must hold a copy of connector.py: it is imported from there, so crash
+PROJECT_DIR must hold a copy of the connector (connector.py and fpr/): it is imported from there, so crash
 reports see its frames as the connector's own. The state is read from
 PROJECT_DIR/files/state.json when present. Offline-only SDK checks are skipped and
 retry waits are not slept, so a run takes about a second.
@@ -30,8 +30,9 @@ def main():
     core_runner.check_newer_version = lambda *args, **kwargs: None
 
     import connector
+    import fpr.client
 
-    connector.pause = lambda seconds, stop: None
+    fpr.client.pause = lambda seconds, stop: None
     if os.environ.get("FPR_TEST_BUG") == "1":
 
         def buggy(self, raw):

@@ -3,7 +3,7 @@
 import pytest
 from conftest import API_KEY, example_configuration, scripted_configuration
 
-from connector import DEFAULT_PAGE_SIZE, validate_configuration
+from connector import validate_configuration
 
 
 def test_a_complete_configuration_is_typed():
@@ -21,14 +21,14 @@ def test_a_trailing_slash_on_base_url_is_tolerated():
 
 
 @pytest.mark.parametrize("page_size", [None, "", "  "])
-def test_page_size_defaults_to_100(page_size):
+def test_page_size_defaults_to_200_the_apis_largest(page_size):
     configuration = example_configuration()
     if page_size is None:
         del configuration["page_size"]
     else:
         configuration["page_size"] = page_size
 
-    assert validate_configuration(configuration).page_size == DEFAULT_PAGE_SIZE == 100
+    assert validate_configuration(configuration).page_size == 200
 
 
 @pytest.mark.parametrize("page_size", ["0", "201", "-5", "12.5", "ten", "1e2"])

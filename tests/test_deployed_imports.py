@@ -10,15 +10,18 @@ from conftest import ROOT
 from pipreqs import pipreqs
 
 sys.path.insert(0, str(ROOT / "tools"))
-from stage import DEPLOYED_FILES, stage  # noqa: E402
+from stage import DEPLOYED_FILES, DEPLOYED_PACKAGES, stage  # noqa: E402
 
 PRE_INSTALLED = {"fivetran_connector_sdk", "requests"}
 
 
-def test_the_deployed_folder_holds_the_connector_and_its_requirements_file_only(tmp_path):
+def test_the_deployed_folder_holds_the_connector_its_modules_and_its_requirements_file_only(tmp_path):
     folder = stage(tmp_path / "package", fresh=True)
 
-    assert sorted(path.name for path in folder.iterdir()) == sorted(DEPLOYED_FILES)
+    assert sorted(path.name for path in folder.iterdir()) == sorted(DEPLOYED_FILES + DEPLOYED_PACKAGES)
+    assert sorted(path.name for path in (folder / "fpr").iterdir()) == sorted(
+        path.name for path in (ROOT / "fpr").glob("*.py")
+    )
 
 
 def test_the_sdks_import_scan_of_what_is_deployed_finds_only_pre_installed_packages(tmp_path):
@@ -28,6 +31,7 @@ def test_the_sdks_import_scan_of_what_is_deployed_finds_only_pre_installed_packa
 
     assert found <= PRE_INSTALLED, f"would need requirements.txt entries: {sorted(found - PRE_INSTALLED)}"
     assert "fivetran_connector_sdk" in found  # the scan did read connector.py
+    assert "requests" in found  # the scan read the fpr modules too: fpr/transport.py imports requests
 
 
 def test_requirements_txt_lists_no_package():

@@ -1,8 +1,8 @@
 """A hostile or broken server can neither hold, block nor bloat a sync, and what it says leaks nothing.
 
 Each fault is served by the real local FPR API (fpr_local_api/faults.py) over a real socket. The
-limits that apply are the connector's own: REQUEST_DEADLINE_SECONDS for a whole request,
-MAX_RESPONSE_BYTES for a decoded body, MAX_JSON_VALUES for what a body may hold.
+limits that apply are the connector's own (connector.py's LIMITS): request_deadline for a whole
+request, max_body_bytes for a decoded body, max_json_values for what a body may hold.
 """
 
 import base64
@@ -20,7 +20,7 @@ from conftest import (
     start_connector_process,
 )
 
-import connector as fpr_connector
+from connector import COLUMNS
 from fpr_local_api import Dataset, LocalFprApi
 from fpr_local_api.faults import CHARSET_NAMES, LEAKED_TOKEN, FaultPlan
 
@@ -46,8 +46,8 @@ def row_count(project):
 
 
 @pytest.fixture
-def one_second_deadline(monkeypatch):
-    monkeypatch.setattr(fpr_connector, "REQUEST_DEADLINE_SECONDS", 1.0)
+def one_second_deadline(set_limits):
+    set_limits(request_deadline=1.0)
 
 
 @pytest.mark.parametrize("fault", ["slow_headers:5", "slow_body:5"])
@@ -62,14 +62,17 @@ def test_a_request_trickling_in_is_cut_off_at_the_deadline_and_retried(make_api,
     assert synced_table(project) == served_records(server)
 
 
-def test_a_server_that_always_trickles_fails_naming_the_deadline(make_api, project, monkeypatch):
-    monkeypatch.setattr(fpr_connector, "REQUEST_DEADLINE_SECONDS", 0.4)
+def test_a_server_that_always_trickles_fails_naming_the_deadline(make_api, project, set_limits):
+    set_limits(request_deadline=0.4)
     server = make_api(size=300, faults="2+=slow_headers:5")
 
     result = sync_within(project, configuration_for(server))
 
     assert not result.ok
-    assert "page 2: no complete answer within 0.4 s (REQUEST_DEADLINE_SECONDS), 6 attempts" in result.output
+    assert (
+        "page 2: no complete answer within 0.4 s (request_deadline in connector.py's LIMITS), 6 attempts"
+        in result.output
+    )
     assert row_count(project) == 100
     assert result.state["next_cursor"]
 
@@ -81,7 +84,10 @@ def test_a_body_past_the_size_cap_fails_at_once_naming_the_limit(make_api, proje
     result = sync_within(project, configuration_for(server))
 
     assert not result.ok
-    assert "the response is larger than 24 MB (MAX_RESPONSE_BYTES) once decoded" in result.output
+    assert (
+        "page 2: the response is larger than 24 MB once decoded (max_body_bytes in connector.py's LIMITS)"
+        in result.output
+    )
     assert "retry" not in result.output  # the same answer would come again: no point retrying
     assert row_count(project) == 100
     assert result.state["next_cursor"]
@@ -120,8 +126,8 @@ def test_undeclared_numbers_of_any_magnitude_keep_their_type_and_value(make_api,
 
     assert result.ok, result.output
     types = project.column_types()
-    doubles = {name for name, kind in types.items() if kind == "DOUBLE"} - set(fpr_connector.COLUMNS)
-    longs = {name for name, kind in types.items() if kind == "BIGINT"} - set(fpr_connector.COLUMNS)
+    doubles = {name for name, kind in types.items() if kind == "DOUBLE"} - set(COLUMNS)
+    longs = {name for name, kind in types.items() if kind == "BIGINT"} - set(COLUMNS)
     assert len(doubles) == 4 and len(longs) == 1, types  # 1e-05, 1e+16, 5e-324, max double / 2**40
     values = project.query(
         f"SELECT {', '.join(sorted(doubles | longs))} FROM tester.fpr_records WHERE {sorted(longs)[0]} IS NOT NULL"
@@ -231,9 +237,9 @@ def run_measured(tmp_path, server, name):
 @pytest.mark.parametrize(
     ("fault", "outcome"),
     [
-        ("endless", "MAX_RESPONSE_BYTES"),
-        ("gzip_bomb:1024", "MAX_RESPONSE_BYTES"),
-        ("big_page:200", "MAX_RESPONSE_BYTES"),
+        ("endless", "max_body_bytes"),
+        ("gzip_bomb:1024", "max_body_bytes"),
+        ("big_page:200", "max_body_bytes"),
         ("big_page:23", "SYNC SUCCEEDED"),  # the largest page that loads: the runner's copies of it weigh most
     ],
 )

@@ -99,7 +99,7 @@ def test_a_redeploy_without_configuration_keeps_the_connection_settings(recorded
     assert "FIVETRAN_CONFIGURATION" not in env
     deployed_folder = tmp_path / "package"
     assert argv[2] == str(deployed_folder)
-    assert sorted(path.name for path in deployed_folder.iterdir()) == ["connector.py", "requirements.txt"]
+    assert sorted(path.name for path in deployed_folder.iterdir()) == ["connector.py", "fpr", "requirements.txt"]
 
 
 def test_a_given_configuration_is_passed_as_an_absolute_path(recorded_deploy, tmp_path):

@@ -2,8 +2,6 @@
 
 from conftest import API_KEY, checkpoints, sample_record, scripted_configuration
 
-import connector as fpr_connector
-
 TOKEN_A = "gAAAAABoPn8kZmlyc3Q9PXBhZ2U="
 TOKEN_B = "gAAAAABoPn8kc2Vjb25kPT1wYWdl=="
 TOKEN_END = "gAAAAABoPn8kZW5kPT0="
@@ -192,12 +190,15 @@ def test_has_more_that_is_neither_true_nor_false_fails_naming_the_page(scripted,
     assert project.query("SELECT count(*) FROM tester.fpr_records") == [(2,)]
 
 
-def test_a_page_with_far_more_records_than_asked_for_fails_naming_the_limit(scripted, project, monkeypatch):
-    monkeypatch.setattr(fpr_connector, "MAX_PAGE_RECORDS", 50)
+def test_a_page_with_far_more_records_than_asked_for_fails_naming_the_limit(scripted, project, set_limits):
+    set_limits(max_page_records=50)
     scripted.serve(page(1, 2, TOKEN_A), page(3, 51, TOKEN_B))
 
     result = project.sync(scripted_configuration(scripted))
 
     assert not result.ok
-    assert "page 2: the response holds 51 records, more than MAX_PAGE_RECORDS (50)" in result.output
+    assert (
+        "page 2: the response holds 51 records, more than max_page_records (50, in connector.py's LIMITS)"
+        in result.output
+    )
     assert project.query("SELECT count(*) FROM tester.fpr_records") == [(2,)]

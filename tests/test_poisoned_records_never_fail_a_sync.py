@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scripted_api import ScriptedApi
 
-from connector import COLUMNS, repair_text
+from connector import COLUMNS
+from fpr.text import repair_text
 
 NASTY_TEXT = [
     "Jos\ud800",

@@ -125,7 +125,7 @@ def test_no_thread_outlives_the_sync(scripted, project, monkeypatch, ending):
         scripted.serve(THREE_PAGES[0])
         scripted.answer(403, json={"error": "forbidden"})
     if ending == "bug while writing":
-        monkeypatch.setattr(fpr_connector, "_max_epoch", lambda current, candidate: 1 / 0)
+        monkeypatch.setattr(fpr_connector, "_higher", lambda epoch, other: 1 / 0)
 
     result = project.sync(scripted_configuration(scripted))
 

@@ -5,19 +5,22 @@ from datetime import date
 import pytest
 from conftest import sample_record
 
-from connector import (
-    MAX_EXTRA_COLUMNS,
-    RecordIssues,
-    RecordNormaliser,
-    double_text,
-    printable_name,
-    repair_text,
-)
+from connector import COLUMNS, PRIMARY_KEY
+from fpr.issues import RecordIssues
+from fpr.records import RecordNormaliser, double_text
+from fpr.safe_log import printable
+from fpr.text import repair_text
+
+MAX_EXTRA_COLUMNS = 100  # fpr/field_names.py: new columns taken per sync
+
+
+def normaliser_with(issues):
+    return RecordNormaliser(COLUMNS, PRIMARY_KEY, issues)
 
 
 def normalise(record):
     issues = RecordIssues()
-    return RecordNormaliser(issues)(record), issues
+    return normaliser_with(issues)(record), issues
 
 
 DATES = ["customer_lifecycle_stage_transition_date", "product_sales_date", "product_recommendation_date"]
@@ -192,7 +195,7 @@ def test_a_field_name_with_a_lone_surrogate_is_repaired_and_kept():
 
 
 def test_two_undeclared_names_for_one_column_keep_the_first():
-    normaliser = RecordNormaliser(RecordIssues())
+    normaliser = normaliser_with(RecordIssues())
 
     first = normaliser({**sample_record(1), "Loyalty Tier": "Gold"})
     second = normaliser({**sample_record(2), "loyalty_tier": "Silver"})
@@ -203,7 +206,7 @@ def test_two_undeclared_names_for_one_column_keep_the_first():
 
 
 def test_new_columns_per_sync_are_capped():
-    normaliser = RecordNormaliser(RecordIssues())
+    normaliser = normaliser_with(RecordIssues())
     fields = {f"extra_{number}": number for number in range(MAX_EXTRA_COLUMNS + 5)}
 
     row = normaliser({**sample_record(1), **fields})
@@ -213,14 +216,14 @@ def test_new_columns_per_sync_are_capped():
 
 
 def test_names_and_ids_in_messages_hide_emails_and_unprintable_characters():
-    assert printable_name("jane.doe@bank.example") == "<email>"
-    assert printable_name("id\ud800\x00") == "id\\ud800\\x00"
-    assert len(printable_name("x" * 500)) == 60
+    assert printable("jane.doe@bank.example") == "<email>"
+    assert printable("id\ud800\x00") == "id\\ud800\\x00"
+    assert len(printable("x" * 500)) == 60
 
 
 def test_issue_samples_are_capped_at_five_record_ids():
     issues = RecordIssues()
-    normaliser = RecordNormaliser(issues)
+    normaliser = normaliser_with(issues)
     for number in range(8):
         normaliser({**sample_record(number), "account_balance": "N/A"})
 

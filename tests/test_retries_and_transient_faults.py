@@ -3,7 +3,7 @@
 import pytest
 from conftest import Project, as_served, configuration_for, sample_record, scripted_configuration, served_records
 
-import connector as fpr_connector
+from connector import RETRY_POLICY
 from fpr_local_api.faults import FaultPlan
 
 
@@ -50,7 +50,7 @@ def test_each_retry_is_logged_with_its_reason_and_wait(make_api, project, no_bac
 
 def test_backoff_is_exponential_with_full_jitter():
     for retry_number, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (6, 30.0), (20, 30.0)]:
-        waits = [fpr_connector.backoff_wait(retry_number) for _ in range(300)]
+        waits = [RETRY_POLICY.backoff(retry_number) for _ in range(300)]
         assert all(0 <= wait <= ceiling for wait in waits)
         assert max(waits) > ceiling * 0.8 and min(waits) < ceiling * 0.2  # spread over the whole range
 
@@ -80,11 +80,11 @@ def test_a_huge_retry_after_is_capped(make_api, project, no_backoff_sleep):
     result = project.sync(configuration_for(server))
 
     assert result.ok, result.output
-    assert no_backoff_sleep == [fpr_connector.RETRY_AFTER_CAP_SECONDS]
+    assert no_backoff_sleep == [120.0]  # RETRY_POLICY.retry_after_cap
 
 
-def test_a_stalled_response_times_out_and_is_retried(make_api, project, monkeypatch):
-    monkeypatch.setattr(fpr_connector, "READ_TIMEOUT_SECONDS", 0.5)
+def test_a_stalled_response_times_out_and_is_retried(make_api, project, set_limits):
+    set_limits(read_timeout=0.5)
     server = make_api(size=150, faults="2=stall:3")
 
     result = project.sync(configuration_for(server))
@@ -111,7 +111,7 @@ def test_the_total_wait_per_request_is_bounded(make_api, project, no_backoff_sle
     result = project.sync(configuration_for(server))
 
     assert not result.ok
-    assert sum(no_backoff_sleep) <= fpr_connector.WAIT_BUDGET_SECONDS
+    assert sum(no_backoff_sleep) <= 300  # RETRY_POLICY.wait_budget
     assert no_backoff_sleep == [100.0, 100.0, 100.0]  # a fourth wait would pass the 300 s budget
     assert "page 2: still HTTP 429 after 4 attempts" in result.output
 
@@ -157,11 +157,11 @@ def test_random_faults_at_a_30_percent_rate_still_load_exactly_the_served_table(
     assert synced_table(project) == served_records(server)
 
 
-def test_a_connect_timeout_is_retried_then_reported(project, monkeypatch, no_backoff_sleep):
+def test_a_connect_timeout_is_retried_then_reported(project, set_limits, no_backoff_sleep):
     """A listener whose accept queue is full never answers the handshake: every connect times out."""
     import socket
 
-    monkeypatch.setattr(fpr_connector, "CONNECT_TIMEOUT_SECONDS", 0.2)
+    set_limits(connect_timeout=0.2)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(0)

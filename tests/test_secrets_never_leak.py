@@ -183,5 +183,5 @@ def test_tls_certificates_are_verified(tmp_path, project):
         server.server_close()
 
     assert not result.ok
-    assert "(TLS certificate or handshake failed)" in result.output
+    assert f"page 1: the TLS certificate of localhost:{port} is not trusted" in result.output
     assert seen_keys == []

@@ -23,7 +23,7 @@ from connector import configuration_form
 
 sys.path.insert(0, str(ROOT / "tools"))
 import package  # noqa: E402
-from stage import DEPLOYED_FILES, stage  # noqa: E402
+from stage import DEPLOYED_FILES, DEPLOYED_PACKAGES, deployed_modules, stage  # noqa: E402
 
 FIVETRAN = Path(sys.executable).parent / "fivetran"
 
@@ -71,7 +71,7 @@ def test_staging_copies_the_deployed_files_and_keeps_local_output_unless_fresh(t
 
     stage(folder)
 
-    for name in DEPLOYED_FILES:
+    for name in [*DEPLOYED_FILES, *deployed_modules()]:
         assert not (folder / name).is_symlink()
         assert (folder / name).read_bytes() == (ROOT / name).read_bytes()
     (folder / "files").mkdir()
@@ -80,7 +80,7 @@ def test_staging_copies_the_deployed_files_and_keeps_local_output_unless_fresh(t
     stage(folder)
     assert (folder / "files" / "state.json").exists() and (folder / "configuration.json").exists()
     stage(folder, fresh=True)
-    assert sorted(path.name for path in folder.iterdir()) == sorted(DEPLOYED_FILES)
+    assert sorted(path.name for path in folder.iterdir()) == sorted(DEPLOYED_FILES + DEPLOYED_PACKAGES)
 
 
 def test_the_form_saves_the_key_encrypted_and_check_connection_passes_with_it(api, tmp_path, sdk_env):

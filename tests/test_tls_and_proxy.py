@@ -1,7 +1,7 @@
 """Over https the certificate is verified and the sync completes; through HTTPS_PROXY it tunnels, key inside TLS.
 
 A local FPR API is served over TLS with a certificate made for the test and trusted through
-SSL_CERT_FILE, the variable OpenSSL reads for its default authorities.
+REQUESTS_CA_BUNDLE, the variable requests reads for the authorities it trusts.
 """
 
 import shutil
@@ -38,7 +38,7 @@ def certificate(tmp_path_factory):
 @pytest.fixture
 def tls_api(certificate, monkeypatch):
     cert, key = certificate
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     api = LocalFprApi(Dataset(size=250, seed=8), api_key=API_KEY)

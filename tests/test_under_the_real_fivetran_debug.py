@@ -1,6 +1,6 @@
 """Under the real `fivetran debug` command, a poisoned page neither fails a sync nor blocks the next one.
 
-The command runs as a user runs it, in its own process, on a project folder holding connector.py.
+The command runs as a user runs it, in its own process, on a project folder holding the connector.
 Two things differ because tests have no internet: the SDK's version check is recorded as done a
 moment ago, as after any earlier run, and its requirements scan (pipreqs) looks at the installed
 packages instead of PyPI.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import API_KEY, ROOT
+from conftest import API_KEY, copy_connector
 
 from fpr_local_api import Dataset, LocalFprApi
 from fpr_local_api.faults import FaultPlan
@@ -61,7 +61,7 @@ def fivetran_debug(project, configuration, home, shims):
 def test_a_poisoned_page_neither_fails_the_sync_nor_blocks_the_next(tmp_path, offline_home, local_pipreqs):
     project = tmp_path / "project"
     project.mkdir()
-    (project / "connector.py").write_text((ROOT / "connector.py").read_text())
+    copy_connector(project)
     plan = FaultPlan("1=poison_values,2=poison_field_names,3=poison_values")
     with LocalFprApi(Dataset(size=250, seed=12), api_key=API_KEY, faults=plan) as server:
         configuration = tmp_path / "configuration.json"

@@ -6,7 +6,7 @@
 With --check the package is built in a temporary copy of build/package that also holds
 what a user's project folder may hold: a configuration.json and a destination.json with
 a canary secret, local output in files/ and crash-reports/. The zip must hold exactly the
-connector (and requirements.txt if that lists a package), nothing planted, and no byte of
+connector and its modules (and requirements.txt if that lists a package), nothing planted, and no byte of
 the canary. The repository's own requirements.txt must come out unchanged.
 """
 
@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 import sdk_cli
-from stage import ROOT, stage, stage_package
+from stage import ROOT, deployed_modules, stage, stage_package
 
 CANARY = "canary-secret-7c1d93"
 PLANTED = {
@@ -44,10 +44,11 @@ def listing(package: Path) -> list:
 
 
 def expected_listing() -> list:
-    """connector.py and the form; requirements.txt too when it lists a package (the SDK drops one that lists none)."""
+    """connector.py, its modules and the form; requirements.txt too when it lists a package (the SDK drops one
+    that lists none)."""
     lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
     lists_packages = any(line.strip() and not line.lstrip().startswith("#") for line in lines)
-    return sorted(["connector.py", FORM_FILE] + (["requirements.txt"] if lists_packages else []))
+    return sorted(["connector.py", FORM_FILE, *deployed_modules()] + (["requirements.txt"] if lists_packages else []))
 
 
 def problems_with(package: Path) -> list:

@@ -1,5 +1,6 @@
 """Copies the connector into project folders of its own: exactly what Fivetran receives.
 
+The deployed files are connector.py, the fpr package it imports, and requirements.txt.
 The SDK scans every .py file of a project folder for imports (for `fivetran debug`,
 `configuration`, `package` and `deploy`) and deletes a requirements.txt that lists
 nothing. Run on a staged folder, it sees the connector alone, not the tests and tools
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL_PROJECT = ROOT / "build" / "connector"
 PACKAGE_PROJECT = ROOT / "build" / "package"
 DEPLOYED_FILES = ("connector.py", "requirements.txt")
+DEPLOYED_PACKAGES = ("fpr",)  # the modules connector.py imports, deployed beside it
 
 
 def stage(folder: Path, fresh: bool = False) -> Path:
@@ -40,12 +42,23 @@ def stage(folder: Path, fresh: bool = False) -> Path:
     _drop_links(folder)
     for name in DEPLOYED_FILES:
         shutil.copyfile(ROOT / name, folder / name)
+    for name in DEPLOYED_PACKAGES:
+        if (folder / name).exists():
+            shutil.rmtree(folder / name)  # a module deleted from the repository is deleted here too
+        shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return folder
+
+
+def deployed_modules() -> list:
+    """The deployed packages' modules, as paths relative to the project folder ("fpr/client.py")."""
+    return sorted(
+        path.relative_to(ROOT).as_posix() for name in DEPLOYED_PACKAGES for path in (ROOT / name).rglob("*.py")
+    )
 
 
 def _drop_links(folder: Path):
     """Removes links left by an older layout that linked files/ and the sources instead of copying."""
-    for name in (*DEPLOYED_FILES, "files"):
+    for name in (*DEPLOYED_FILES, *DEPLOYED_PACKAGES, "files"):
         if (folder / name).is_symlink():
             (folder / name).unlink()
 

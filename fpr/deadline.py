@@ -1,0 +1,176 @@
+"""A deadline for one request, from connect to last byte, and the requests adapter whose connections it can end.
+
+Timeouts bound each read, so a server sending a byte just before each would hold a request
+forever. A Deadline ends the request when its time is up, or at once when the sync stops, by
+shutting down the request's sockets: that ends any read in progress, in the TLS handshake, the
+headers or the body, whatever framing the server chose (keep-alive, Connection: close, HTTP/1.0
+close-delimited, chunked).
+
+The adapter's connections show each socket to the Deadline of the request running in their
+thread, skip interim answers (1xx, such as 103 Early Hints; http.client skips only 100 Continue)
+and name headers too large to read instead of failing as a network fault would.
+"""
+
+import http.client  # the response class that skips interim answers
+import socket  # duplicates of a request's sockets, to shut them down
+import threading  # the deadline's timer, and the request running in each thread
+
+import requests  # its HTTPAdapter
+
+# urllib3 comes with requests (it is one of its dependencies) and is reached through it, so the
+# deployment's import scan finds only requests, which Fivetran pre-installs; these are the very
+# classes requests' own adapter uses.
+from requests.packages.urllib3.connection import HTTPConnection, HTTPSConnection
+from requests.packages.urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from fpr.errors import FprError
+
+
+class HeadersTooLarge(FprError):
+    """The answer's status line or headers are larger than http.client reads (100 lines, 64 KiB a line)."""
+
+
+class Deadline:
+    """Ends one request when its time is up, or when the sync stops, by shutting down its sockets.
+
+    It holds a duplicate of each socket the request uses. http.client lets go of its own socket
+    once an answer says Connection: close, and TLS takes over the one it wraps; a duplicate still
+    reaches the connection, and shutting it down ends any read in progress on it.
+    """
+
+    def __init__(self, seconds: float, on_sent=None):
+        self.seconds = seconds
+        self.on_sent = on_sent  # called once the request has left
+        self.expired = False
+        self.stopped = False
+        self._handles = []
+        self._lock = threading.Lock()  # shutting down and closing the duplicates never overlap
+        self._timer = threading.Timer(seconds, self._end, args=("expired",))
+        self._timer.daemon = True
+
+    def watch(self, sock):
+        """Makes `sock` end with this request's deadline."""
+        try:
+            handle = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        except (OSError, ValueError):
+            return  # already closed: nothing left to end
+        with self._lock:
+            self._handles.append(handle)
+            if self.expired or self.stopped:
+                _shut_down(handle)
+
+    def stop(self):
+        self._end("stopped")
+
+    def _end(self, why: str):
+        with self._lock:
+            setattr(self, why, True)
+            for handle in self._handles:
+                _shut_down(handle)
+
+    def __enter__(self):
+        _running.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+        _running.deadline = None
+        with self._lock:
+            for handle in self._handles:
+                handle.close()
+            self._handles = []
+
+
+def _shut_down(handle):
+    try:
+        handle.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # the connection is already gone
+
+
+_running = threading.local()  # the Deadline of the request this thread is making
+
+
+def _watch(sock):
+    deadline = getattr(_running, "deadline", None)
+    if deadline is not None:
+        deadline.watch(sock)
+
+
+def _request_left():
+    deadline = getattr(_running, "deadline", None)
+    if deadline is not None and deadline.on_sent is not None:
+        deadline.on_sent()
+
+
+class _Response(http.client.HTTPResponse):
+    """http.client's response, skipping every interim (1xx) answer and naming headers too large to read."""
+
+    def _read_status(self):
+        while True:
+            version, status, reason = super()._read_status()
+            if not 100 <= status < 200 or status == 101:  # 101 Switching Protocols is a final answer
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's headers; the real answer follows
+
+    def begin(self):
+        try:
+            super().begin()
+        except http.client.HTTPException as error:
+            if isinstance(error, http.client.LineTooLong) or str(error).startswith("got more than"):
+                raise HeadersTooLarge(
+                    "the API's answer has more header lines than can be read (over 100, or one over 64 KiB); "
+                    "a proxy or firewall on the way may be adding them: check the network path to base_url"
+                ) from None
+            raise
+
+
+class _WatchedConnection:
+    """Mixed into urllib3's connections: every socket is watched by the running request's deadline."""
+
+    response_class = _Response
+
+    def _new_conn(self):
+        sock = super()._new_conn()  # the TCP connection, before any TLS or proxy tunnel is set up on it
+        _watch(sock)
+        return sock
+
+    def request(self, *args, **kwargs):
+        if self.sock is not None:  # a kept-alive connection, opened by an earlier request
+            _watch(self.sock)
+        super().request(*args, **kwargs)
+        _request_left()
+
+
+class _HTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, with pools whose connections a Deadline can end."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS proxies have connection classes of their own
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager

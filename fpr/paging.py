@@ -1,0 +1,237 @@
+"""The cursor chain of /fpr_data, walked one page ahead, with the guards that stop it from looping.
+
+While the caller writes page n, page n+1 is fetched, parsed and turned into rows in one
+background thread: the network, the connector's own work and the destination's writes overlap.
+Every SDK operation stays with the caller, on the main thread.
+"""
+
+import threading  # the signal that the next page's request has left
+from concurrent.futures import ThreadPoolExecutor, wait  # the one background thread that fetches ahead
+from dataclasses import dataclass, field  # Page
+
+from fpr import safe_log
+from fpr.errors import CursorRejected, FprError
+
+RECORDS_KEY = "fpr_records"
+SEND_WAIT_SECONDS = 0.05  # at most, for the next page's request to leave before this page is written
+SIGNAL_CHECK_SECONDS = 0.2  # how often the main thread looks up from waiting for a page, to notice Ctrl-C
+
+
+@dataclass
+class Page:
+    number: int
+    records: list = field(repr=False)  # records hold personal data: keep them out of reprs and crash reports
+    next_cursor: str = None
+    has_more: bool = False
+    rows: list = field(default=None, repr=False)  # the records as rows for the destination, once prepared
+    highest_epoch: int = None  # the highest last_updated_epoch among the rows
+    new_records: int = 0  # rows whose record_id and last_updated_epoch this sync had not seen before
+
+    @property
+    def size(self) -> int:
+        return len(self.records)
+
+
+def parse_page(body, number: int, max_records: int) -> Page:
+    """Checks the shape of one /fpr_data response.
+
+    Raises:
+        FprError: naming the page and what is wrong with its shape.
+    """
+    if not isinstance(body, dict):
+        raise FprError(f"page {number}: the response is a JSON {type(body).__name__}, not an object")
+    records = body.get(RECORDS_KEY)
+    if not isinstance(records, list):
+        raise FprError(f"page {number}: the response has no '{RECORDS_KEY}' list; is base_url an FPR API?")
+    if len(records) > max_records:
+        raise FprError(
+            f"page {number}: the response holds {len(records):,} records, more than max_page_records "
+            f"({max_records:,}, in connector.py's LIMITS); the API does not seem to honour page_size"
+        )
+    bad = sum(1 for record in records if not isinstance(record, dict))
+    if bad:
+        raise FprError(f"page {number}: {bad} of {len(records)} items in '{RECORDS_KEY}' are not JSON objects")
+    next_cursor = body.get("next_cursor")
+    if next_cursor is not None and not isinstance(next_cursor, str):
+        raise FprError(f"page {number}: next_cursor is a {type(next_cursor).__name__}, not a string")
+    has_more = _has_more(body.get("has_more"), number)
+    if has_more is None:  # the older service: the cursor alone says whether there is more
+        has_more = bool(next_cursor)
+    return Page(number=number, records=records, next_cursor=next_cursor or None, has_more=has_more)
+
+
+def _has_more(value, number: int):
+    """has_more as a bool, or None when absent; "true"/"false" as text and 1/0 are read as what they say."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise FprError(f"page {number}: has_more is a {type(value).__name__} that is neither true nor false")
+
+
+class Paginator:
+    """Walks the cursor chain from `cursor` to the end of the data, one page ahead.
+
+    Handles both end-of-data styles: a final empty page with has_more false and a cursor (the
+    newer service), and a last page whose next_cursor is null (the older one). A cursor the
+    server rejects restarts the read once from the beginning. Each page is checked before it is
+    handed over, so a checkpoint only ever follows a sound page; the sync fails on a page that
+    says there is more but gives no cursor, a cursor seen before, a cursor holding the API key
+    (it would be saved in the state and printed with it), and a chain that brings nothing new
+    for `pages_without_new_records` pages in a row.
+
+    Args:
+        client: fetches one page (an FprClient).
+        cursor: where to start; None reads from the beginning.
+        prepare: turns a page's records into rows: (records) -> rows.
+        max_page_records: most records a page may hold.
+        pages_without_new_records: pages in a row without a new record before the chain is called a loop.
+    """
+
+    def __init__(self, client, cursor, prepare, max_page_records: int, pages_without_new_records: int):
+        self.client = client
+        self.start_cursor = cursor
+        self.prepare = prepare
+        self.max_page_records = max_page_records
+        self.stale_limit = pages_without_new_records
+
+    def __iter__(self):
+        cursor = self.start_cursor
+        seen_cursors = {cursor} if cursor else set()
+        self.seen_records = SeenRecords()
+        stale_pages = 0
+        restarted = False
+        number = 1
+        with PageFetcher(self._next_page, self.client.stop, self.client.request_sent) as fetcher:
+            fetcher.fetch(cursor, number)
+            while True:
+                try:
+                    page = fetcher.result()
+                except CursorRejected as error:
+                    if restarted or cursor is None:
+                        raise FprError(f"{error}, even when reading from the beginning; stopping") from None
+                    safe_log.sync_warning(
+                        f"{error}: reading again from the beginning (records already loaded are upserted again)"
+                    )
+                    cursor, seen_cursors, restarted, number = None, set(), True, number + 1
+                    self.seen_records = SeenRecords()
+                    fetcher.fetch(cursor, number)
+                    continue
+                last = not page.records or not page.has_more
+                if not last:
+                    stale_pages = 0 if page.new_records else stale_pages + 1
+                    self._check_progress(page, seen_cursors, stale_pages)
+                    cursor = page.next_cursor
+                    seen_cursors.add(cursor)
+                    fetcher.fetch(cursor, number + 1)
+                if page.next_cursor and safe_log.holds_secret(page.next_cursor):
+                    raise FprError(
+                        f"page {page.number}: the API's next_cursor contains the API key; it is not saved, as the "
+                        "state is stored and printed: report this to the API's owner"
+                    )
+                yield page
+                if last:
+                    return
+                number += 1
+
+    def _next_page(self, cursor, number: int) -> Page:
+        """Fetches, parses and prepares one page (in the background thread)."""
+        page = parse_page(self.client.get_page(cursor, number), number, self.max_page_records)
+        page.rows = self.prepare(page.records)
+        epochs = (row["last_updated_epoch"] for row in page.rows if row.get("last_updated_epoch") is not None)
+        page.highest_epoch = max(epochs, default=None)
+        page.new_records = self.seen_records.add(page.rows)
+        return page
+
+    def _check_progress(self, page: Page, seen_cursors: set, stale_pages: int):
+        """Fails on a page that says there is more but gives no way, a known way, or no new records for long."""
+        if not page.next_cursor:
+            raise FprError(f"page {page.number} says has_more: true but gives no next_cursor; the API cannot be paged")
+        if page.next_cursor in seen_cursors:
+            raise FprError(f"page {page.number} returned a cursor already seen in this sync: the API is looping")
+        if stale_pages >= self.stale_limit:
+            raise FprError(
+                f"page {page.number}: the last {stale_pages} pages brought no record new to this sync, each with a "
+                "new cursor: the API is looping (pages_without_new_records in connector.py's LIMITS)"
+            )
+
+
+class SeenRecords:
+    """The (record_id, last_updated_epoch) pairs a sync has received, in a fixed 8 MiB whatever their number.
+
+    A Bloom filter: it may take a new pair for one already seen (about 1 in 25 once ten million
+    pairs are in), never the reverse. A page counts as bringing nothing new only when every one
+    of its records is taken for seen, so a page of 200 new records is called stale by mistake
+    with a chance far below 1 in 10^200; the loop guard needs many such pages in a row.
+    """
+
+    BITS = 1 << 26
+    PROBES = 4
+
+    def __init__(self):
+        self._bits = bytearray(self.BITS // 8)
+
+    def add(self, rows) -> int:
+        """Adds each row's pair; returns how many were not seen before."""
+        new = 0
+        for row in rows:
+            digest = hash((row.get("record_id"), row.get("last_updated_epoch"))) & 0xFFFF_FFFF_FFFF_FFFF
+            first, step = digest & (self.BITS - 1), (digest >> 26) | 1
+            seen = True
+            for probe in range(self.PROBES):
+                bit = (first + probe * step) & (self.BITS - 1)
+                byte, mask = bit >> 3, 1 << (bit & 7)
+                if not self._bits[byte] & mask:
+                    self._bits[byte] |= mask
+                    seen = False
+            new += not seen
+        return new
+
+
+class PageFetcher:
+    """Fetches at most one page ahead, in one background thread that ends with the sync.
+
+    Args:
+        fetch_page: (cursor, page number) -> Page; runs in the background thread.
+        stop: ends a fetch in progress; called when the sync stops before the page is needed.
+        request_sent: an Event set when a fetch's request has left.
+    """
+
+    def __init__(self, fetch_page, stop, request_sent: threading.Event):
+        self.fetch_page = fetch_page
+        self.stop = stop
+        self.request_sent = request_sent
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpr-fetch")
+        self._pending = None
+
+    def fetch(self, cursor, number: int):
+        """Starts fetching a page in the background, and returns once its request has left.
+
+        Sending needs the interpreter, which writing the current page would otherwise hold for
+        milliseconds at a time: waiting the fraction of a millisecond it takes puts the whole of
+        the server's time in the shadow of the writes.
+        """
+        self.request_sent.clear()
+        self._pending = self._executor.submit(self.fetch_page, cursor, number)
+        self.request_sent.wait(SEND_WAIT_SECONDS)
+
+    def result(self) -> Page:
+        """The page asked for last; raises what fetching it raised.
+
+        Waits in short slices: Ctrl-C may be delivered to another of the process's threads, and the
+        main thread, blocked without a timeout, would not notice it before the page arrived.
+        """
+        while not wait([self._pending], timeout=SIGNAL_CHECK_SECONDS).done:
+            pass
+        pending, self._pending = self._pending, None
+        return pending.result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._pending is not None and not self._pending.done():
+            self.stop()  # the sync is stopping: end the request in flight and any wait
+        self._executor.shutdown(wait=True)

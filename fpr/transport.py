@@ -1,0 +1,194 @@
+"""HTTP GETs on a requests Session, each bounded from connect to last byte.
+
+requests brings what a connector is expected to use: connection reuse, TLS verification against
+its CA bundle (or REQUESTS_CA_BUNDLE), and the environment's proxies (HTTPS_PROXY, ALL_PROXY, an
+https:// proxy, NO_PROXY with host:port and CIDR entries) read as requests reads them. Redirects
+are never followed, so the key never goes to another host; a loopback API is never proxied, as a
+proxy's loopback is not ours. Bodies are streamed and read as they came over the wire, so that
+body.py decompresses them within their cap. The deadline of each request, which requests has no
+setting for, is deadline.py's.
+"""
+
+import http.client  # to tell a malformed or cut answer
+import re  # a proxy's refusal status
+import socket  # to tell a host name not found
+import ssl  # to tell an untrusted certificate
+import threading  # stopping from another thread
+from dataclasses import dataclass, field  # Reply
+from urllib.parse import urlsplit  # the API's host
+
+import requests  # the Session: pooling, TLS, proxies
+
+# urllib3 comes with requests (it is one of its dependencies) and is reached through it, so the
+# deployment's import scan finds only requests, which Fivetran pre-installs; these are the very
+# classes requests' own adapter uses.
+from requests.packages.urllib3.exceptions import HTTPError as Urllib3Error
+
+from fpr.body import BodyCutShort, declared_length, read_body
+from fpr.deadline import Deadline, DeadlineAdapter
+from fpr.errors import FprError, SyncStopping, Transient
+from fpr.settings import is_loopback
+
+ERROR_BODY_BYTES = 64 * 1024  # of an error answer: enough for its error code
+_DIRECT = {"http": None, "https": None, "all": None}  # no proxy, whatever the environment says
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})")
+
+
+@dataclass
+class Reply:
+    status: int
+    content_type: str
+    retry_after: str
+    body: bytearray = field(repr=False)  # may hold personal data: kept out of reprs and crash reports
+
+
+class Transport:
+    """Makes one GET at a time on a pooled connection, within a deadline.
+
+    Args:
+        base_url: the API's address; plain http only ever reaches loopback.
+        headers: sent with every request.
+        connect_timeout: seconds to open a connection.
+        read_timeout: seconds of silence allowed between two bytes of an answer.
+    """
+
+    def __init__(self, base_url: str, headers: dict, connect_timeout: float, read_timeout: float):
+        self.host = urlsplit(base_url).hostname
+        self.address = urlsplit(base_url).netloc  # host and port, as messages name them
+        self.session = requests.Session()
+        self.session.headers.update(headers)
+        adapter = DeadlineAdapter()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.timeouts = (connect_timeout, read_timeout)
+        self.proxies = dict(_DIRECT) if is_loopback(self.host) else None
+        self.request_sent = threading.Event()  # set each time a request has left
+        self._lock = threading.Lock()
+        self._in_flight = None
+        self._stopped = False
+
+    def get(self, url: str, params: dict, max_body_bytes: int, deadline_seconds: float) -> Reply:
+        """One GET, its body read whole (up to `max_body_bytes`; error answers truncated to ERROR_BODY_BYTES).
+
+        Raises:
+            Transient: what a retry may fix (connection, deadline, a body cut short).
+            SyncStopping: stop() was called.
+            FprError: what no retry can fix (an untrusted certificate, a proxy's refusal, oversized headers or body).
+        """
+        deadline = Deadline(deadline_seconds, on_sent=self.request_sent.set)
+        with self._lock:
+            if self._stopped:
+                raise SyncStopping("the sync is stopping")
+            self._in_flight = deadline
+        try:
+            with deadline:
+                reply = self._exchange(url, params, max_body_bytes, deadline)
+        finally:
+            with self._lock:
+                self._in_flight = None
+        if deadline.stopped:
+            raise SyncStopping("the sync is stopping")
+        if deadline.expired:  # shut down mid-body: what was read may end early without any error
+            raise Transient(f"no complete answer within {deadline_seconds:g} s", "deadline")
+        return reply
+
+    def _exchange(self, url, params, max_body_bytes, deadline) -> Reply:
+        try:
+            response = self.session.get(
+                url, params=params, stream=True, allow_redirects=False, timeout=self.timeouts, proxies=self.proxies
+            )
+            with response:  # closing returns the connection to the pool once the body was read to its end
+                limit, truncate = (max_body_bytes, False) if response.status_code == 200 else (ERROR_BODY_BYTES, True)
+                body = read_body(
+                    lambda size: response.raw.read(size, decode_content=False),
+                    response.headers.get("Content-Encoding"),
+                    declared_length(response.headers),
+                    limit,
+                    truncate,
+                )
+        except (requests.RequestException, Urllib3Error, OSError, http.client.HTTPException, BodyCutShort) as error:
+            raise failure(error, deadline, self.address) from None
+        headers = response.headers
+        return Reply(response.status_code, headers.get("Content-Type") or "", headers.get("Retry-After"), body)
+
+    def stop(self):
+        """Ends the request in flight, from any thread; no request starts after it."""
+        with self._lock:
+            self._stopped = True
+            in_flight = self._in_flight
+        if in_flight is not None:
+            in_flight.stop()
+
+    def close(self):
+        self.session.close()
+
+
+def failure(error: BaseException, deadline: Deadline, address: str) -> Exception:
+    """The exception a failed exchange calls for; its message is the connector's own words, never the
+    exception's text, which may hold URLs."""
+    if deadline.stopped:
+        return SyncStopping("the sync is stopping")
+    if deadline.expired:
+        return Transient(f"no complete answer within {deadline.seconds:g} s", "deadline")
+    causes = _causes(error)
+    if _first(causes, ssl.SSLCertVerificationError):
+        return FprError(
+            f"the TLS certificate of {address} is not trusted: check base_url, or point REQUESTS_CA_BUNDLE at "
+            "your certificate authorities if the API uses a private one"
+        )
+    refusal = next((match for cause in causes if (match := _TUNNEL_REFUSED.search(str(cause)))), None)
+    if refusal:
+        return _proxy_refusal(int(refusal.group(1)))
+    for kinds, reason, kind in _PROBLEMS:
+        if _first(causes, kinds):
+            return Transient(reason, kind)
+    if isinstance(error, requests.exceptions.ProxyError):
+        return Transient("could not reach the proxy", "connection")
+    problem = _first(causes, http.client.HTTPException)
+    if problem is not None:
+        return Transient(f"malformed HTTP answer ({type(problem).__name__})", "connection")
+    return Transient(type(error).__name__, "connection")
+
+
+# The first that matches names the problem; the more specific come first.
+_PROBLEMS = (
+    (requests.exceptions.ConnectTimeout, "connect timed out", "connection"),
+    (socket.gaierror, "host name not found", "connection"),
+    (ConnectionRefusedError, "connection refused", "connection"),
+    (TimeoutError, "timed out", "connection"),
+    (http.client.RemoteDisconnected, "connection dropped", "connection"),
+    (ConnectionResetError, "connection reset", "connection"),
+    (BrokenPipeError, "connection dropped", "connection"),
+    ((http.client.IncompleteRead, BodyCutShort), "was cut short", "body"),
+    (ssl.SSLError, "TLS handshake failed", "connection"),
+)
+
+
+def _proxy_refusal(status: int) -> Exception:
+    if status == 407:
+        return FprError(
+            "the proxy asks for credentials (HTTP 407): put them in the proxy address, "
+            "e.g. HTTPS_PROXY=http://user:password@proxy.example.com:3128"
+        )
+    if status >= 500:
+        return Transient(f"the proxy could not open a tunnel (HTTP {status})", "connection")
+    return FprError(
+        f"the proxy refused to open a tunnel to the API (HTTP {status}): check that it allows base_url's host, "
+        "or add the host to NO_PROXY"
+    )
+
+
+def _causes(error: BaseException) -> list:
+    """The exception and every exception it wraps (as cause, context, reason or argument), outermost first."""
+    found, queue = [], [error]
+    while queue and len(found) < 20:
+        current = queue.pop(0)
+        if not isinstance(current, BaseException) or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        queue += [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+    return found
+
+
+def _first(causes: list, kinds):
+    return next((cause for cause in causes if isinstance(cause, kinds)), None)
