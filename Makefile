@@ -21,8 +21,9 @@ DESTINATION ?=
 CONNECTION ?=
 CONFIGURATION ?=
 
-# FinMatch's deployment: the Snowflake CLI, pinned in a virtualenv of its own, since it pins
-# tools of its own (pip, setuptools, requests) that must not touch the project's.
+# FinMatch's deployment (make deploy-app): the Snowflake CLI, pinned in a virtualenv of its own, since it pins
+# tools of its own (pip, setuptools, requests) that must not touch the project's. The connection is the CLI's
+# own (~/.snowflake/config.toml or SNOWFLAKE_* variables); see tools/deploy_app.py.
 SNOW_VENV := .venv-snow
 SNOW_DEPS := $(SNOW_VENV)/.installed
 
@@ -42,7 +43,7 @@ URLLIB3_OLDEST := 1.26.0
 URLLIB3_NEWEST := 2.8.0
 
 .PHONY: help install sync sync-changes app api query test test-fast test-thorough test-urllib3 test-app-sis check-urllib3-bounds lint format \
-	benchmark package check-package configuration check-connection deploy snow-cli reset clean
+	benchmark package check-package configuration check-connection deploy snow-cli deploy-app reset clean
 
 help:
 	@echo "make sync              start the local FPR API, sync it into $(LOCAL_PROJECT)/files/warehouse.db, show what landed"
@@ -64,6 +65,8 @@ help:
 	@echo "make check-package     build it beside planted secrets and check that none is inside"
 	@echo "make deploy            deploy to Fivetran (FIVETRAN_API_KEY in the environment; DESTINATION, CONNECTION,"
 	@echo "                       and CONFIGURATION only to set or replace the connection's settings)"
+	@echo "make deploy-app        deploy FinMatch to Streamlit in Snowflake (app/snowflake.yml) with the Snowflake CLI's"
+	@echo "                       connection; FINMATCH_QUERY_WAREHOUSE names the warehouse its queries run on"
 	@echo "make snow-cli          install the pinned Snowflake CLI: $(SNOW_VENV)/bin/snow"
 	@echo "make reset             forget the local warehouse and state"
 	@echo "make clean             remove the virtualenvs, build output and caches"
@@ -185,6 +188,10 @@ $(SNOW_DEPS): app/requirements-deploy.txt app/constraints-deploy.txt
 	@touch $@
 
 snow-cli: $(SNOW_DEPS)
+
+# Not echoed: tools/deploy_app.py prints what it runs; the CLI reads the connection and its secrets itself.
+deploy-app: $(SNOW_DEPS)
+	@$(SNOW_VENV)/bin/python tools/deploy_app.py
 
 reset:
 	rm -rf $(LOCAL_PROJECT)/files $(LOCAL_PROJECT)/crash-reports files crash-reports
