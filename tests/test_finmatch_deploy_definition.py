@@ -4,8 +4,9 @@ The definition is loaded and bundled by the Snowflake CLI's own code (tools/finm
 .venv-snow's Python, offline). The modules the app needs are found here by parsing the imports of app/*.py
 from the main file on, following every local module: each must be a declared artifact and in the CLI's
 bundle, so a module added to the app but not to the definition fails this file before Snowsight fails on
-its import. `make deploy-app` is run without a connection (one line saying what to set) and against a
-connection to a loopback port that refuses it (a short error, no traceback, no secret).
+its import. `make deploy-app` is run without a connection (one line saying what to set), against a
+connection to a loopback port that refuses it (a short error, no traceback, no secret), and with a
+stand-in for the CLI that answers as a successful deploy does (it ends with the app's URL).
 These tests need .venv-snow (`make snow-cli`, which .ci/run makes): without it they skip, except in CI.
 """
 
@@ -16,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -235,6 +237,49 @@ def test_make_deploy_app_with_connections_but_no_default_names_them(snow_python,
     assert result.returncode != 0
     assert len(ours) == 1 and ours[0].startswith("make deploy-app: no default Snowflake connection")
     assert "one of bank " in ours[0] and PASSWORD not in result.stdout + result.stderr
+
+
+FAKE_SNOW = """#!{python}
+# Stands in for the Snowflake CLI: records its arguments, answers as the CLI does when all goes well.
+import json, os, sys
+with open({record!r}, "a") as record:
+    banner = os.environ.get("SNOWFLAKE_CLI_IGNORE_NEW_VERSION_WARNING")
+    record.write(json.dumps([sys.argv[1:], os.getcwd(), banner]) + "\\n")
+if sys.argv[1:3] == ["connection", "list"]:
+    print(json.dumps([{{"connection_name": "bank", "parameters": {{"password": "****"}}, "is_default": True}}]))
+elif sys.argv[1:3] == ["streamlit", "deploy"]:
+    print("Checking if object exists")
+    print("Streamlit successfully deployed and available under {url}")
+"""
+
+
+def test_a_successful_deploy_ends_with_the_apps_url(tmp_path):
+    url = "https://app.snowflake.com/bankorg/analytics/#/streamlit-apps/FIVETRAN.FPR.FINMATCH"
+    record = tmp_path / "snow-calls.jsonl"
+    bin_dir = tmp_path / "bin"  # tools/deploy_app.py runs the `snow` beside its interpreter
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "snow").write_text(FAKE_SNOW.format(python=sys.executable, record=str(record), url=url))
+    (bin_dir / "snow").chmod(0o755)
+
+    result = subprocess.run(
+        [str(bin_dir / "python"), str(DEPLOY_TOOL)],
+        capture_output=True,
+        text=True,
+        env=clean_environment(tmp_path, **{WAREHOUSE_VARIABLE: "BANK_WH"}),
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"FinMatch is deployed: {url}"
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [args for args, _, _ in calls] == [
+        ["connection", "list", "--format", "json"],
+        ["streamlit", "deploy", "--replace"],
+    ]
+    assert {cwd for _, cwd, _ in calls} == {str(APP_DIR)}  # where app/snowflake.yml is
+    assert {banner for _, _, banner in calls} == {"true"}  # the pinned CLI does not ask to be upgraded
 
 
 def refused_port() -> int:

@@ -32,7 +32,7 @@ NO_DEFAULT_CONNECTION = (
     "(or run `.venv-snow/bin/snow connection set-default NAME`)"
 )
 NO_WAREHOUSE = f"set {WAREHOUSE_VARIABLE} to the warehouse FinMatch's queries run on"
-URL = re.compile(r"https?://\S+")
+URL = re.compile(r"https?://[^\s\"'<>]+")
 
 
 def snow() -> str:
