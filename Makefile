@@ -21,6 +21,12 @@ DESTINATION ?=
 CONNECTION ?=
 CONFIGURATION ?=
 
+# FinMatch's deployment (make deploy-app): the Snowflake CLI, pinned in a virtualenv of its own, since it pins
+# tools of its own (pip, setuptools, requests) that must not touch the project's. The connection is the CLI's
+# own (~/.snowflake/config.toml or SNOWFLAKE_* variables); see tools/deploy_app.py.
+SNOW_VENV := .venv-snow
+SNOW_DEPS := $(SNOW_VENV)/.installed
+
 # Property-based tests: `dev` (a quick sample) unless told otherwise; `thorough` in CI (tests/conftest.py).
 HYPOTHESIS_PROFILE ?= dev
 # pytest-xdist workers: one per core (PYTEST_WORKERS=0 runs the tests in this process, one by one).
@@ -29,7 +35,7 @@ PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS)
 PYTEST_ARGS ?=
 # Tests left out of `make test-fast`: they start processes or a browser.
 SLOW_TESTS := tests/test_crash_and_resume_in_a_real_process.py tests/test_secrets_never_leak.py \
-	tests/test_finmatch_in_a_browser.py
+	tests/test_finmatch_in_a_browser.py tests/test_finmatch_deploy_definition.py
 
 # The oldest and newest urllib3 that requests (as pinned by the SDK) accepts: requests 2.34.2
 # requires urllib3>=1.26,<3. tools/urllib3_bounds.py checks these against the installed metadata.
@@ -37,7 +43,7 @@ URLLIB3_OLDEST := 1.26.0
 URLLIB3_NEWEST := 2.8.0
 
 .PHONY: help install sync sync-changes app api query test test-fast test-thorough test-urllib3 test-app-sis check-urllib3-bounds lint format \
-	benchmark package check-package configuration check-connection deploy reset clean
+	benchmark package check-package configuration check-connection deploy snow-cli deploy-app reset clean
 
 help:
 	@echo "make sync              start the local FPR API, sync it into $(LOCAL_PROJECT)/files/warehouse.db, show what landed"
@@ -59,6 +65,9 @@ help:
 	@echo "make check-package     build it beside planted secrets and check that none is inside"
 	@echo "make deploy            deploy to Fivetran (FIVETRAN_API_KEY in the environment; DESTINATION, CONNECTION,"
 	@echo "                       and CONFIGURATION only to set or replace the connection's settings)"
+	@echo "make deploy-app        deploy FinMatch to Streamlit in Snowflake (app/snowflake.yml) with the Snowflake CLI's"
+	@echo "                       connection; FINMATCH_QUERY_WAREHOUSE names the warehouse its queries run on"
+	@echo "make snow-cli          install the pinned Snowflake CLI: $(SNOW_VENV)/bin/snow"
 	@echo "make reset             forget the local warehouse and state"
 	@echo "make clean             remove the virtualenvs, build output and caches"
 
@@ -169,9 +178,24 @@ deploy: $(SYNC_DEPS)
 	@$(PY) tools/deploy.py $(if $(DESTINATION),--destination "$(DESTINATION)") \
 		$(if $(CONNECTION),--connection "$(CONNECTION)") $(if $(CONFIGURATION),--configuration "$(CONFIGURATION)")
 
+# The Snowflake CLI (app/requirements-deploy.txt, every package pinned in app/constraints-deploy.txt).
+$(SNOW_DEPS): app/requirements-deploy.txt app/constraints-deploy.txt
+	@echo "installing the Snowflake CLI in $(SNOW_VENV) (app/requirements-deploy.txt)"
+	rm -rf $(SNOW_VENV)
+	$(PYTHON) -m venv $(SNOW_VENV)
+	$(SNOW_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r app/requirements-deploy.txt \
+		-c app/constraints-deploy.txt
+	@touch $@
+
+snow-cli: $(SNOW_DEPS)
+
+# Not echoed: tools/deploy_app.py prints what it runs; the CLI reads the connection and its secrets itself.
+deploy-app: $(SNOW_DEPS)
+	@$(SNOW_VENV)/bin/python tools/deploy_app.py
+
 reset:
 	rm -rf $(LOCAL_PROJECT)/files $(LOCAL_PROJECT)/crash-reports files crash-reports
 
 clean: reset
-	rm -rf $(VENV) .venv-urllib3-* .venv-sis build .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-urllib3-* .venv-sis $(SNOW_VENV) app/output build .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,362 @@
+"""FinMatch's deployment: app/snowflake.yml ships every module the app imports, and `make deploy-app` speaks plainly.
+
+The definition is loaded and bundled by the Snowflake CLI's own code (tools/finmatch_definition.py, run with
+.venv-snow's Python, offline). The modules the app needs are found here by parsing the imports of app/*.py
+from the main file on, following every local module: each must be a declared artifact and in the CLI's
+bundle, so a module added to the app but not to the definition fails this file before Snowsight fails on
+its import. `make deploy-app` is run without a connection (one line saying what to set), against a
+connection to a loopback port that refuses it (a short error, no traceback, no secret), and with a
+stand-in for the CLI that answers as a successful deploy does (it ends with the app's URL).
+These tests need .venv-snow (`make snow-cli`, which .ci/run makes): without it they skip, except in CI.
+"""
+
+import ast
+import fnmatch
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import APP_DIR, ROOT
+
+SNOW_PYTHON = ROOT / ".venv-snow" / "bin" / "python"
+DEFINITION_TOOL = ROOT / "tools" / "finmatch_definition.py"
+DEPLOY_TOOL = ROOT / "tools" / "deploy_app.py"
+ENVIRONMENT_FILE = "environment.yml"
+WAREHOUSE_VARIABLE = "FINMATCH_QUERY_WAREHOUSE"
+PASSWORD = "pw-canary-9d2e41"  # recognisable: it must never be printed
+
+
+@pytest.fixture(scope="module")
+def snow_python():
+    if not SNOW_PYTHON.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SNOW_PYTHON.relative_to(ROOT)} is missing: .ci/run must run `make snow-cli` first")
+        pytest.skip("no .venv-snow: run `make snow-cli`")
+    return SNOW_PYTHON
+
+
+def clean_environment(home: Path, **extra) -> dict:
+    """This environment without any Snowflake CLI setting or make's own variables, with a private HOME."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SNOWFLAKE_", "FINMATCH_")) and name not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    }
+    return {**env, "HOME": str(home), **extra}
+
+
+def load_definition(snow_python, app_dir: Path, home: Path, **extra) -> dict:
+    result = subprocess.run(
+        [str(snow_python), str(DEFINITION_TOOL), str(app_dir)],
+        capture_output=True,
+        text=True,
+        env=clean_environment(home, **extra),
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def the_streamlit(definition: dict) -> tuple:
+    [(entity_id, entity)] = [
+        (key, value) for key, value in definition["entities"].items() if value["type"] == "streamlit"
+    ]
+    return entity_id, entity
+
+
+def _module_files(app_dir: Path, dotted: str) -> list:
+    """The files of app_dir that importing `dotted` runs: each package's __init__.py on the way, then the module."""
+    files, base = [], app_dir
+    for part in dotted.split("."):
+        base = base / part
+        if (base / "__init__.py").is_file():
+            files.append((base / "__init__.py").relative_to(app_dir).as_posix())
+        elif base.with_suffix(".py").is_file():
+            files.append(base.with_suffix(".py").relative_to(app_dir).as_posix())
+            break
+        elif not base.is_dir():
+            break
+    return files
+
+
+def _imported_names(tree: ast.AST, module_path: str) -> list:
+    """Every module name an import statement anywhere in the module names, relative imports resolved."""
+    names = []
+    package = module_path.split("/")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package[: len(package) - node.level + 1]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            else:
+                base = node.module
+            names += ([base] if base else []) + [f"{base}.{alias.name}" if base else alias.name for alias in node.names]
+    return names
+
+
+def local_modules(app_dir: Path, main_file: str) -> set:
+    """The files of app_dir the app runs: main_file and every local module it imports, directly or not."""
+    reached, pending = set(), [main_file]
+    while pending:
+        path = pending.pop()
+        if path in reached:
+            continue
+        reached.add(path)
+        tree = ast.parse((app_dir / path).read_text(encoding="utf-8"), filename=path)
+        for name in _imported_names(tree, path):
+            pending += _module_files(app_dir, name)
+    return reached
+
+
+def declared(path: str, artifacts: list) -> bool:
+    """Whether an artifact (a file, a folder or a glob, relative to app/) names the file."""
+    return any(
+        path == src.rstrip("/") or path.startswith(src.rstrip("/") + "/") or fnmatch.fnmatchcase(path, src)
+        for src in artifacts
+    )
+
+
+def undeployed(app_dir: Path, entity: dict) -> dict:
+    """The files the app needs that the definition leaves out: not declared, and not in the CLI's bundle."""
+    needed = local_modules(app_dir, entity["main_file"]) | {ENVIRONMENT_FILE}
+    return {
+        "not declared": sorted(path for path in needed if not declared(path, entity["artifacts"])),
+        "not bundled": sorted(needed - set(entity["bundled"])),
+    }
+
+
+@pytest.fixture(scope="module")
+def definition(snow_python, tmp_path_factory):
+    return load_definition(snow_python, APP_DIR, tmp_path_factory.mktemp("home"))
+
+
+def test_the_definition_is_version_2_with_one_streamlit_whose_main_file_exists(definition):
+    entity_id, entity = the_streamlit(definition)
+
+    assert definition["definition_version"] == "2"
+    assert entity_id == "finmatch" and entity["identifier"]["name"] == "finmatch"
+    assert (APP_DIR / entity["main_file"]).is_file()
+    assert (APP_DIR / ENVIRONMENT_FILE).is_file()
+
+
+def test_every_module_the_app_imports_and_environment_yml_are_declared_and_bundled(definition):
+    _, entity = the_streamlit(definition)
+
+    missing = undeployed(APP_DIR, entity)
+    assert missing == {"not declared": [], "not bundled": []}, f"add to artifacts in app/snowflake.yml: {missing}"
+    # the walk does follow the imports: the main file alone would prove nothing
+    assert {"finmatch_data.py", "finmatch_settings.py"} <= local_modules(APP_DIR, entity["main_file"])
+
+
+def test_the_cli_uploads_exactly_the_declared_files(definition):
+    _, entity = the_streamlit(definition)
+
+    # nothing beside them (requirements files, .streamlit/, snowflake.yml) reaches the stage
+    assert sorted(entity["bundled"]) == sorted(entity["artifacts"])
+
+
+def test_a_module_imported_but_not_in_the_definition_is_caught(snow_python, tmp_path):
+    app_copy = tmp_path / "app"
+    shutil.copytree(APP_DIR, app_copy, ignore=shutil.ignore_patterns("output", "__pycache__"))
+    (app_copy / "finmatch_planted.py").write_text("PLANTED = 1\n")
+    match_module = app_copy / "finmatch_match.py"  # imported by the main file: the planted module is one step further
+    match_module.write_text("from finmatch_planted import PLANTED  # noqa: F401\n" + match_module.read_text())
+
+    _, entity = the_streamlit(load_definition(snow_python, app_copy, tmp_path / "home"))
+
+    assert undeployed(app_copy, entity) == {
+        "not declared": ["finmatch_planted.py"],
+        "not bundled": ["finmatch_planted.py"],
+    }
+
+
+def test_warehouse_and_stage_come_from_the_environment_and_nothing_names_the_account(snow_python, definition, tmp_path):
+    _, unset = the_streamlit(definition)
+    _, given = the_streamlit(
+        load_definition(
+            snow_python, APP_DIR, tmp_path, **{WAREHOUSE_VARIABLE: "BANK_WH", "FINMATCH_STAGE": "apps_stage"}
+        )
+    )
+
+    assert unset["query_warehouse"] == f"<{WAREHOUSE_VARIABLE}>"  # templated: no warehouse is written in the file
+    assert unset["stage"] == "finmatch_stage"  # the env section's default
+    assert (given["query_warehouse"], given["stage"]) == ("BANK_WH", "apps_stage")
+    assert given["identifier"]["database"] is None and given["identifier"]["schema"] is None  # the connection's
+    # environment.yml holds Anaconda-channel packages: the warehouse runtime's, one app instance per viewer
+    assert given["runtime_name"] == "SYSTEM$WAREHOUSE_RUNTIME"
+
+
+def run_make_deploy_app(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", "deploy-app"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_make_deploy_app_without_a_connection_says_what_to_set_in_one_line(snow_python, tmp_path):
+    result = run_make_deploy_app(clean_environment(tmp_path))
+
+    ours = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert len(ours) == 1, result.stderr
+    [line] = ours
+    assert line.startswith("make deploy-app: no Snowflake connection")
+    assert "snow connection add" in line and "SNOWFLAKE_ACCOUNT" in line and WAREHOUSE_VARIABLE in line
+
+
+def test_make_deploy_app_with_a_connection_but_no_warehouse_names_the_warehouse_only(snow_python, tmp_path):
+    write_connection(tmp_path, port=9)
+    result = run_make_deploy_app(clean_environment(tmp_path))
+
+    ours = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert result.returncode != 0
+    assert ours == [f"make deploy-app: set {WAREHOUSE_VARIABLE} to the warehouse FinMatch's queries run on"]
+
+
+def test_make_deploy_app_with_connections_but_no_default_names_them(snow_python, tmp_path):
+    write_connection(tmp_path, port=9)
+    env = clean_environment(tmp_path, SNOWFLAKE_DEFAULT_CONNECTION_NAME="prod", **{WAREHOUSE_VARIABLE: "BANK_WH"})
+    result = run_make_deploy_app(env)
+
+    ours = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert result.returncode != 0
+    assert len(ours) == 1 and ours[0].startswith("make deploy-app: no default Snowflake connection")
+    assert "one of bank " in ours[0] and PASSWORD not in result.stdout + result.stderr
+
+
+FAKE_SNOW = """#!{python}
+# Stands in for the Snowflake CLI: records its arguments, answers as the CLI does when all goes well.
+import json, os, sys
+with open({record!r}, "a") as record:
+    banner = os.environ.get("SNOWFLAKE_CLI_IGNORE_NEW_VERSION_WARNING")
+    record.write(json.dumps([sys.argv[1:], os.getcwd(), banner]) + "\\n")
+if sys.argv[1:3] == ["connection", "list"]:
+    print(json.dumps([{{"connection_name": "bank", "parameters": {{"password": "****"}}, "is_default": True}}]))
+elif sys.argv[1:3] == ["streamlit", "deploy"]:
+    print("Checking if object exists")
+    print("Streamlit successfully deployed and available under {url}")
+"""
+
+
+def test_a_successful_deploy_ends_with_the_apps_url(tmp_path):
+    url = "https://app.snowflake.com/bankorg/analytics/#/streamlit-apps/FIVETRAN.FPR.FINMATCH"
+    record = tmp_path / "snow-calls.jsonl"
+    bin_dir = tmp_path / "bin"  # tools/deploy_app.py runs the `snow` beside its interpreter
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "snow").write_text(FAKE_SNOW.format(python=sys.executable, record=str(record), url=url))
+    (bin_dir / "snow").chmod(0o755)
+
+    result = subprocess.run(
+        [str(bin_dir / "python"), str(DEPLOY_TOOL)],
+        capture_output=True,
+        text=True,
+        env=clean_environment(tmp_path, **{WAREHOUSE_VARIABLE: "BANK_WH"}),
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"FinMatch is deployed: {url}"
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [args for args, _, _ in calls] == [
+        ["connection", "list", "--format", "json"],
+        ["streamlit", "deploy", "--replace"],
+    ]
+    assert {cwd for _, cwd, _ in calls} == {str(APP_DIR)}  # where app/snowflake.yml is
+    assert {banner for _, _, banner in calls} == {"true"}  # the pinned CLI does not ask to be upgraded
+
+
+def refused_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def write_connection(home: Path, port: int) -> None:
+    """A default connection in the CLI's config.toml, pointing at a loopback port, with a password."""
+    folder = home / ".snowflake"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "config.toml"
+    config.write_text(
+        'default_connection_name = "bank"\n'
+        "[connections.bank]\n"
+        'account = "bankorg-analytics"\nuser = "deployer"\n'
+        f'password = "{PASSWORD}"\n'
+        f'host = "127.0.0.1"\nport = {port}\nprotocol = "https"\n'
+        'database = "FIVETRAN"\nschema = "FPR"\nrole = "FINMATCH_OWNER"\n'
+    )
+    config.chmod(0o600)  # the CLI refuses a configuration others can read
+
+
+def deploy_in_a_copy(snow_python, tmp_path: Path, env: dict) -> subprocess.CompletedProcess:
+    """tools/deploy_app.py on a copy of the repository's app/, so the CLI's bundle is written there."""
+    shutil.copytree(APP_DIR, tmp_path / "repo" / "app", ignore=shutil.ignore_patterns("output", "__pycache__"))
+    (tmp_path / "repo" / "tools").mkdir()
+    shutil.copy(DEPLOY_TOOL, tmp_path / "repo" / "tools")
+    return subprocess.run(
+        [str(snow_python), str(tmp_path / "repo" / "tools" / "deploy_app.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def assert_refused_plainly(result: subprocess.CompletedProcess, home: Path) -> None:
+    printed = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Could not connect to Snowflake" in printed
+    assert "make deploy-app: snow streamlit deploy failed" in printed
+    assert "Traceback" not in printed
+    assert len(printed.splitlines()) < 15, printed
+    assert PASSWORD not in printed
+    for written in home.rglob("*"):  # the CLI's logs neither
+        if written.is_file() and written.name != "config.toml":
+            assert PASSWORD not in written.read_text(errors="replace"), written
+
+
+def test_a_refused_connection_fails_with_a_short_message_and_no_secret(snow_python, tmp_path):
+    home = tmp_path / "home"
+    write_connection(home, refused_port())
+    started = time.monotonic()
+    result = deploy_in_a_copy(snow_python, tmp_path, clean_environment(home, **{WAREHOUSE_VARIABLE: "BANK_WH"}))
+
+    assert_refused_plainly(result, home)
+    assert "snow streamlit deploy --replace   (in app/" in result.stdout
+    assert time.monotonic() - started < 120
+
+
+def test_without_a_configured_connection_the_snowflake_variables_make_a_temporary_one(snow_python, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_environment(
+        home,
+        SNOWFLAKE_ACCOUNT="bankorg-analytics",
+        SNOWFLAKE_USER="deployer",
+        SNOWFLAKE_PASSWORD=PASSWORD,
+        SNOWFLAKE_HOST="127.0.0.1",
+        SNOWFLAKE_PORT=str(refused_port()),
+        **{WAREHOUSE_VARIABLE: "BANK_WH"},
+    )
+    result = deploy_in_a_copy(snow_python, tmp_path, env)
+
+    assert "snow streamlit deploy --replace --temporary-connection" in result.stdout
+    assert_refused_plainly(result, home)
