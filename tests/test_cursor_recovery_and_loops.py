@@ -1,6 +1,10 @@
-"""Expired cursors are recovered from once; pagination that cannot end fails instead of looping."""
+"""Expired cursors are recovered from once; pagination that cannot end, or would save the key, fails instead."""
 
-from conftest import as_served, configuration_for, served_records
+import base64
+from urllib.parse import quote
+
+import pytest
+from conftest import API_KEY, as_served, configuration_for, sample_record, scripted_configuration, served_records
 
 
 def test_an_expired_saved_cursor_restarts_the_read_and_ends_with_a_good_cursor(make_api, project):
@@ -84,3 +88,92 @@ def test_has_more_without_a_cursor_fails_instead_of_stopping_silently(make_api, 
     assert not result.ok
     assert "page 2 says has_more: true but gives no next_cursor" in result.output
     assert project.query("SELECT count(*) FROM tester.fpr_records") == [(100,)]
+
+
+@pytest.mark.parametrize(
+    ("form", "encoded"),
+    [
+        ("raw", API_KEY),
+        ("base64", base64.b64encode(API_KEY.encode()).decode()),
+        ("url", quote(API_KEY, safe="")),
+    ],
+)
+def test_a_next_cursor_holding_the_key_is_refused_before_it_is_saved(make_api, project, form, encoded):
+    """The state is stored and printed at every checkpoint: a cursor carrying the key would put it in both."""
+    server = make_api(size=300, faults=f"3=key_in_cursor:{form}")
+
+    result = project.sync(configuration_for(server))
+
+    assert not result.ok
+    assert (
+        "page 3: the API's next_cursor contains the API key; it is not saved, as the state is stored and printed: "
+        "report this to the API's owner" in result.output
+    )
+    assert server.cursors.decode(result.state["next_cursor"])[0] == 200  # pages 1 and 2 stay checkpointed
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(200,)]
+    state_file = (project.path / "files" / "state.json").read_text()
+    assert encoded not in state_file and API_KEY not in state_file
+    assert encoded not in result.output and API_KEY not in result.output
+
+
+def test_a_chain_of_fresh_cursors_bringing_nothing_new_is_stopped_as_a_loop(make_api, project):
+    """Each cursor is new, so no cursor repeats; but from page 2 on every page re-sends records already loaded."""
+    server = make_api(size=750, faults="2+=fresh_cursor_loop")
+
+    result = project.sync(configuration_for(server))
+
+    assert not result.ok
+    assert (
+        "page 51: the last 50 pages brought no record new to this sync, each with a new cursor: the API is looping "
+        "(pages_without_new_records in connector.py's LIMITS)" in result.output
+    )
+    assert server.requests_served == 51
+    assert project.query("SELECT count(*), count(DISTINCT record_id) FROM tester.fpr_records") == [(100, 100)]
+
+
+def test_pages_that_repeat_a_few_records_are_not_a_loop(scripted, project):
+    """Overlapping pages (an offset shifted by an insert) bring some new records each time: the sync ends normally."""
+    pages = [
+        {
+            "fpr_records": [sample_record(n) for n in range(start, start + 3)],
+            "next_cursor": f"c{start}",
+            "has_more": True,
+        }
+        for start in range(1, 120, 2)  # 60 pages, each re-sending one record of the page before
+    ]
+    scripted.serve(*pages, {"fpr_records": [], "next_cursor": "end", "has_more": False})
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert result.ok, result.output
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(121,)]
+    assert result.state["next_cursor"] == "end"
+
+
+def test_the_loop_guard_counts_pages_in_a_row_and_starts_again_after_a_new_record(scripted, project, set_limits):
+    """Three stale pages, one page with a new record, three stale pages: with a limit of 4, no loop."""
+    set_limits(pages_without_new_records=4)
+    stale = [sample_record(1)]
+    pages = [{"fpr_records": stale, "next_cursor": "c0", "has_more": True}]
+    pages += [{"fpr_records": stale, "next_cursor": f"s{n}", "has_more": True} for n in range(3)]
+    pages += [{"fpr_records": [sample_record(2)], "next_cursor": "fresh", "has_more": True}]
+    pages += [{"fpr_records": stale, "next_cursor": f"t{n}", "has_more": True} for n in range(3)]
+    scripted.serve(*pages, {"fpr_records": [], "next_cursor": "end", "has_more": False})
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert result.ok, result.output
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(2,)]
+
+
+def test_four_stale_pages_in_a_row_reach_a_limit_of_four(scripted, project, set_limits):
+    set_limits(pages_without_new_records=4)
+    stale = [sample_record(1)]
+    pages = [{"fpr_records": stale, "next_cursor": f"c{n}", "has_more": True} for n in range(5)]
+    scripted.serve(*pages, {"fpr_records": [], "next_cursor": "end", "has_more": False})
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert not result.ok
+    assert "page 5: the last 4 pages brought no record new to this sync" in result.output
+    assert len(scripted.calls) == 5

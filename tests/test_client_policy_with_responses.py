@@ -1,0 +1,282 @@
+"""The client's policy, pinned without sockets: which answers are retried, how long it waits, what it says.
+
+`responses` stands in for the API inside requests. Backoff jitter is pinned to its ceiling, so every
+wait is an exact number: retry n waits min(30, 2^(n-1)) s unless the server asks for longer.
+Expected messages are written out in full; where a sync runs, the test also reads what landed.
+"""
+
+import socket
+import ssl
+from email.utils import formatdate
+
+import pytest
+import requests
+import responses
+from conftest import API_KEY, EXAMPLE_BASE_URL, Project, example_configuration, sample_record
+from fivetran_connector_sdk import Logging
+
+import fpr.retry
+from connector import LIMITS, RETRY_POLICY
+from fpr.client import FprClient
+from fpr.errors import CursorRejected, FprError
+from fpr.settings import Settings
+
+URL = EXAMPLE_BASE_URL + "/fpr_data"
+PAGE = {"fpr_records": [sample_record(1)], "next_cursor": "c1", "has_more": False}
+
+
+@pytest.fixture(autouse=True)
+def jitter_at_its_ceiling(monkeypatch):
+    monkeypatch.setattr(fpr.retry.random, "uniform", lambda low, high: high)
+
+
+@pytest.fixture(autouse=True)
+def sdk_log(monkeypatch):
+    """The client logs each retry; outside a sync the SDK's log needs a level set."""
+    monkeypatch.setattr(Logging, "LOG_LEVEL", Logging.Level.INFO)
+
+
+@pytest.fixture
+def api():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def client():
+    return FprClient(Settings(EXAMPLE_BASE_URL, API_KEY, 200), RETRY_POLICY, LIMITS)
+
+
+def answers(api, *statuses, headers=None, body=None):
+    """Queues answers in order: each status with `headers` and a JSON error body, 200 with PAGE."""
+    for status in statuses:
+        payload = PAGE if status == 200 else (body if body is not None else {"error": f"http_{status}"})
+        api.add(responses.GET, URL, json=payload, status=status, headers=headers or {})
+
+
+def failing_with(api, *exceptions):
+    for exception in exceptions:
+        api.add(responses.GET, URL, body=exception)
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_each_retryable_status_is_retried_until_the_page_arrives(api, no_backoff_sleep, status):
+    answers(api, status, status, 200)
+
+    assert client().get_page(None, 1) == PAGE
+    assert len(api.calls) == 3
+    assert no_backoff_sleep == [1.0, 2.0]
+
+
+def test_a_503_that_never_ends_backs_off_exponentially_then_says_to_try_later(api, no_backoff_sleep):
+    answers(api, *[503] * 6)
+
+    with pytest.raises(FprError) as failure:
+        client().get_page(None, 4)
+
+    assert str(failure.value) == "page 4: still HTTP 503 after 6 attempts; try again later"
+    assert no_backoff_sleep == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert len(api.calls) == 6
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "waits"),
+    [
+        ("0", [1.0, 2.0, 4.0, 8.0, 16.0]),  # "now" does not make six attempts a burst
+        (formatdate(0, usegmt=True), [1.0, 2.0, 4.0, 8.0, 16.0]),  # a date long past: the same
+        ("7", [7.0, 7.0, 7.0, 8.0, 16.0]),  # the server's delay while it is the longer wait
+        ("86400", [120.0, 120.0]),  # capped at 120 s, and a third wait would pass the 300 s budget
+    ],
+)
+def test_retry_after_is_a_floor_under_the_backoff_never_a_replacement(api, no_backoff_sleep, retry_after, waits):
+    answers(api, *[429] * 6, headers={"Retry-After": retry_after})
+
+    with pytest.raises(FprError, match=r"page 1: still HTTP 429 after \d attempts; try again later"):
+        client().get_page(None, 1)
+
+    assert no_backoff_sleep == waits
+    assert len(api.calls) == len(waits) + 1
+
+
+def test_a_retry_after_date_in_the_future_is_waited_for(api, no_backoff_sleep):
+    answers(api, 503, 200, headers={"Retry-After": formatdate(fpr.retry.time() + 40, usegmt=True)})
+
+    client().get_page(None, 1)
+
+    assert len(no_backoff_sleep) == 1 and 38.0 <= no_backoff_sleep[0] <= 40.0
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (401, None, "page 2: the API key was rejected (HTTP 401): check 'api_key'"),
+        (403, None, "page 2: the API key was rejected (HTTP 403): check 'api_key'"),
+        (404, None, "page 2: no FPR API at https://fpr.example.test/fpr_data (HTTP 404): check 'base_url'"),
+        (
+            400,
+            {"error": "invalid_page_size", "message": "page_size for Jane Doe must be 1-200"},
+            "page 2: the API answered HTTP 400 (error code invalid_page_size); its message is not shown, as it may "
+            "quote personal data",
+        ),
+        (
+            422,
+            {"message": "no code here"},
+            "page 2: the API answered HTTP 422 (no error code); its message is not shown, as it may quote personal data",
+        ),
+        (
+            407,
+            None,
+            "page 2: the proxy asks for credentials (HTTP 407): put them in the proxy address, "
+            "e.g. HTTP_PROXY=http://user:password@proxy.example.com:3128",
+        ),
+        (
+            301,
+            None,
+            "page 2: the API answered with a redirect (HTTP 301), which is not followed so that the key is not "
+            "sent elsewhere: set 'base_url' to the final address",
+        ),
+    ],
+)
+def test_an_answer_no_retry_can_fix_fails_at_once_saying_what_to_check(api, no_backoff_sleep, status, body, message):
+    answers(api, status, 200, body=body)
+
+    with pytest.raises(FprError) as failure:
+        client().get_page("c1", 2)
+
+    assert str(failure.value) == message
+    assert len(api.calls) == 1 and no_backoff_sleep == []
+
+
+@pytest.mark.parametrize("status", [400, 410])
+def test_a_cursor_the_server_rejects_is_reported_as_rejected_only_when_one_was_sent(api, status):
+    answers(api, status, status, body={"error": "cursor_expired", "message": "cursor has expired"})
+
+    with pytest.raises(
+        CursorRejected, match=rf"page 3: the server no longer accepts the saved cursor \(HTTP {status}\)"
+    ):
+        client().get_page("c2", 3)
+    with pytest.raises(FprError) as without_cursor:
+        client().get_page(None, 1)
+
+    assert not isinstance(without_cursor.value, CursorRejected)
+    assert len(api.calls) == 2
+
+
+def test_an_html_page_gets_two_attempts_and_says_what_to_check(api, no_backoff_sleep):
+    for _ in range(3):
+        api.add(responses.GET, URL, body="<html><body>Sign in</body></html>", content_type="text/html")
+
+    with pytest.raises(FprError) as failure:
+        client().get_page(None, 1)
+
+    assert str(failure.value).startswith(
+        "page 1: the API answered with an HTML page instead of JSON (2 attempts): base_url may point at a website"
+    )
+    assert len(api.calls) == 2 and no_backoff_sleep == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("exception", "reason"),
+    [
+        (requests.exceptions.ConnectionError(ConnectionRefusedError(111, "Connection refused")), "connection refused"),
+        (requests.exceptions.ConnectionError(socket.gaierror(-2, "Name or service not known")), "host name not found"),
+        (requests.exceptions.ConnectTimeout("connect timeout"), "connect timed out"),
+        (requests.exceptions.ReadTimeout(TimeoutError("timed out")), "timed out"),
+        (requests.exceptions.ConnectionError(ConnectionResetError(104, "reset")), "connection reset"),
+        (
+            requests.exceptions.ProxyError(OSError("Tunnel connection failed: 503 Service Unavailable")),
+            "the proxy could not open a tunnel (HTTP 503)",
+        ),
+    ],
+)
+def test_a_network_fault_is_retried_and_named_in_the_connectors_own_words(api, no_backoff_sleep, exception, reason):
+    failing_with(api, *[exception] * 6)
+
+    with pytest.raises(FprError) as failure:
+        client().get_page(None, 1)
+
+    assert str(failure.value) == (
+        f"page 1: could not reach fpr.example.test ({reason}) after 6 attempts; check base_url and the network, "
+        "then rerun (the sync resumes at its last checkpoint)"
+    )
+    assert len(api.calls) == 6
+
+
+@pytest.mark.parametrize(
+    ("exception", "message"),
+    [
+        (
+            requests.exceptions.SSLError(ssl.SSLCertVerificationError(1, "certificate verify failed")),
+            "page 1: the TLS certificate of fpr.example.test is not trusted: check base_url, or point "
+            "REQUESTS_CA_BUNDLE at your certificate authorities if the API uses a private one",
+        ),
+        (
+            requests.exceptions.ProxyError(OSError("Tunnel connection failed: 407 Proxy Authentication Required")),
+            "page 1: the proxy asks for credentials (HTTP 407): put them in the proxy address, "
+            "e.g. HTTPS_PROXY=http://user:password@proxy.example.com:3128",
+        ),
+        (
+            requests.exceptions.ProxyError(OSError("Tunnel connection failed: 403 Forbidden")),
+            "page 1: the proxy refused to open a tunnel to the API (HTTP 403): check that it allows base_url's "
+            "host, or add the host to NO_PROXY",
+        ),
+    ],
+)
+def test_a_fault_of_trust_or_of_the_proxy_fails_at_once(api, no_backoff_sleep, exception, message):
+    failing_with(api, exception, exception)
+
+    with pytest.raises(FprError) as failure:
+        client().get_page(None, 1)
+
+    assert str(failure.value) == message
+    assert len(api.calls) == 1 and no_backoff_sleep == []
+
+
+def test_a_url_in_an_exception_never_reaches_the_message(api):
+    leaky = requests.exceptions.ConnectionError(f"Max retries exceeded with url: /fpr_data?cursor=secret-{API_KEY}")
+    failing_with(api, *[leaky] * 6)
+
+    with pytest.raises(FprError) as failure:
+        client().get_page(None, 1)
+
+    assert "secret" not in str(failure.value) and API_KEY not in str(failure.value)
+    assert "(ConnectionError)" in str(failure.value)
+
+
+def test_the_request_carries_the_key_header_and_asks_for_what_the_reader_decompresses(api):
+    answers(api, 200)
+
+    client().get_page("gAAAAB1==", 1)
+
+    sent = api.calls[0].request
+    assert sent.headers["x-api-key"] == API_KEY
+    assert sent.headers["Accept-Encoding"] == "gzip, deflate"
+    assert sent.url == URL + "?page_size=200&cursor=gAAAAB1%3D%3D"
+
+
+def test_a_key_quoted_back_by_the_server_is_masked_in_what_the_sync_reports(tmp_path):
+    """The error code is shown (it names the problem) but a server may put the key there: it is masked."""
+    project = Project(tmp_path / "project")
+    with responses.RequestsMock() as api:
+        api.add(responses.GET, URL, json={"fpr_records": [sample_record(1)], "next_cursor": "c1", "has_more": True})
+        api.add(responses.GET, URL, json={"error": API_KEY}, status=400)
+        result = project.sync(example_configuration())
+
+    assert not result.ok
+    assert "page 2: the API answered HTTP 400 (error code ***)" in result.output
+    assert API_KEY not in result.output
+    assert result.state == {"next_cursor": "c1", "last_updated_epoch": 1748797201}
+    assert [row["record_id"] for row in project.rows()] == ["rec-0001"]
+
+
+def test_a_wrong_key_on_page_two_keeps_page_one_and_its_cursor(tmp_path):
+    with responses.RequestsMock() as api:
+        first = {"fpr_records": [sample_record(1), sample_record(2)], "next_cursor": "c1", "has_more": True}
+        api.add(responses.GET, URL, json=first)
+        api.add(responses.GET, URL, json={"error": "unauthorized"}, status=401)
+        project = Project(tmp_path / "project")
+        result = project.sync(example_configuration())
+
+    assert not result.ok
+    assert "page 2: the API key was rejected (HTTP 401): check 'api_key'" in result.output
+    assert result.state == {"next_cursor": "c1", "last_updated_epoch": 1748797202}
+    assert [row["record_id"] for row in project.rows()] == ["rec-0001", "rec-0002"]
