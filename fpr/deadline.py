@@ -49,9 +49,13 @@ class Deadline:
         self._timer.daemon = True
 
     def watch(self, sock):
-        """Makes `sock` end with this request's deadline."""
+        """Makes `sock` end with this request's deadline.
+
+        `sock` may be a socket, a TLS socket, or urllib3's TLS-in-TLS wrapper (an https:// proxy's
+        tunnel), which has a descriptor but no family or type: the duplicate reads them from the descriptor.
+        """
         try:
-            handle = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            handle = socket.socket(fileno=socket.dup(sock.fileno()))
         except (OSError, ValueError):
             return  # already closed: nothing left to end
         with self._lock:
