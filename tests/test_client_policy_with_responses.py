@@ -120,7 +120,8 @@ def test_a_retry_after_date_in_the_future_is_waited_for(api, no_backoff_sleep):
         (
             422,
             {"message": "no code here"},
-            "page 2: the API answered HTTP 422 (no error code); its message is not shown, as it may quote personal data",
+            "page 2: the API answered HTTP 422 (no error code); its message is not shown, as it may quote "
+            "personal data",
         ),
         (
             407,
