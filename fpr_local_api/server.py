@@ -67,6 +67,7 @@ class LocalFprApi:
         self.cursors = CursorCodec(secret, END_STYLES[end_style], **codec_args)
         self._clock = clock
         self.requests_served = 0
+        self.connections_accepted = 0  # TCP connections, to see a client reuse them
         self.stopping = threading.Event()  # ends the pauses and endless bodies of faults
         self._count_lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _Handler)
@@ -100,6 +101,10 @@ class LocalFprApi:
 
     def __exit__(self, *exc):
         self.stop()
+
+    def count_connection(self):
+        with self._count_lock:
+            self.connections_accepted += 1
 
     def next_request_number(self):
         with self._count_lock:
@@ -175,6 +180,10 @@ class _Handler(BaseHTTPRequestHandler):
     @property
     def api(self):
         return self.server.api
+
+    def setup(self):
+        super().setup()
+        self.server.api.count_connection()
 
     @property
     def stopping(self):

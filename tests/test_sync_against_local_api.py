@@ -49,6 +49,23 @@ def test_full_sync_logs_progress_per_page_and_a_summary(api, project):
     assert "customer1@example.com" not in result.output
 
 
+def test_a_whole_sync_travels_on_one_kept_alive_connection(api, project):
+    result = project.sync(configuration_for(api))
+
+    assert result.ok, result.output
+    assert api.requests_served == 9
+    assert api.connections_accepted == 1
+
+
+def test_the_default_page_size_is_the_apis_largest(api, project):
+    result = project.sync({"base_url": api.base_url, "api_key": API_KEY})
+
+    assert result.ok, result.output
+    assert "page 1: 200 records, 200 in total" in result.output
+    assert api.requests_served == 5  # 200, 200, 200, 150 and the empty end page
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(750,)]
+
+
 def test_final_state_holds_the_end_cursor_and_highest_epoch(api, project):
     result = project.sync(configuration_for(api))
 
