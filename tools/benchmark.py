@@ -9,10 +9,13 @@ running in a process of its own. The contenders:
 - the SDK floor: tools/sdk_floor/connector.py, the least a connector can do (pages,
   upserts with the same declared types, checkpoints after each page, one after the other);
 - this connector: connector.py at the repository root, used only as `fivetran debug` uses it;
-- dlt's rest_api source into DuckDB, a peer, when dlt is installed (it is no requirement).
+- dlt's rest_api source into DuckDB, a peer, when dlt is installed (it is no requirement);
+- with a free destination: the connector's update() with the SDK's operations made no-ops,
+  beside the API's own cursor chain walked by a bare client (the least any client can take).
 
 Printed: the time of a sync at no added latency and each contender's ratio to the floor;
-the share of added latency (150 ms a request) each contender hides; the peak memory of the
+the share of added latency (150 ms a request) each contender hides; with a free destination
+and the same latency, the connector's time beside the cursor chain's; the peak memory of the
 connector's and the floor's syncs at two sizes and their ratio; the local API's own
 throughput; and the goals read against them. Syncs are interleaved (the order is reversed
 on every other pass) and each time is the best of --repeats passes, so that a busy machine
@@ -46,18 +49,21 @@ GOAL_FLOOR_RATIO = 0.90
 GOAL_LATENCY_HIDDEN = 0.80
 GOAL_MEMORY_RATIO = 1.15
 GOAL_API_RECORDS_PER_SECOND = 20_000
+GOAL_FREE_RATIO = 1.05
 
 
 @dataclass(frozen=True)
 class Contender:
     name: str
-    kind: str  # "sdk": a connector.py run by connector.debug(); "dlt": dlt's rest_api source
+    kind: str  # "sdk": connector.debug(); "free": update() with free operations; "chain": a bare client; "dlt"
     source: Path = None
 
 
 FLOOR = Contender("SDK floor (tools/sdk_floor)", "sdk", ROOT / "tools" / "sdk_floor" / "connector.py")
 CONNECTOR = Contender("connector (connector.py)", "sdk", ROOT / "connector.py")
 DLT = Contender("dlt rest_api -> DuckDB", "dlt")
+FREE = Contender("connector, destination free", "free", ROOT / "connector.py")
+CHAIN = Contender("the API's cursor chain", "chain")
 
 
 @dataclass
@@ -133,11 +139,13 @@ def run_sync(contender, api, page_size):
 def _runner_arguments(contender, folder, configuration):
     if contender.kind == "dlt":
         return ["dlt", str(configuration), str(folder)]
+    if contender.kind == "chain":
+        return ["chain", "-", str(configuration)]
     project = folder / "project"
     project.mkdir()
     (project / "connector.py").symlink_to(contender.source)  # imported from where it lives, with its neighbours
     (project / "requirements.txt").write_text("# none\n")
-    return ["sdk", str(project), str(configuration)]
+    return [contender.kind, str(project), str(configuration)]
 
 
 def best_of(plan, repeats, progress):
@@ -151,7 +159,8 @@ def best_of(plan, repeats, progress):
         for key, contender, api, page_size in plan if number % 2 == 0 else reversed(plan):
             run = run_sync(contender, api, page_size)
             runs[key].append(run)
-            progress(f"pass {number + 1}/{repeats}  {contender.name:30} {key[1]:>14}  {run.seconds:7.2f} s")
+            setting = " ".join(str(part) for part in key[1:])
+            progress(f"pass {number + 1}/{repeats}  {contender.name:30} {setting:>18}  {run.seconds:7.2f} s")
     return runs
 
 
@@ -231,6 +240,13 @@ def parse_args(argv=None):
         "--memory-records", type=int, nargs=2, default=(10_000, 100_000), help="the two sizes of the memory figure"
     )
     parser.add_argument("--api-records", type=int, default=20_000, help="records of the API's own figure (20,000)")
+    parser.add_argument(
+        "--free-page-sizes",
+        type=int,
+        nargs="+",
+        default=(200, 100),
+        help="page sizes of the free-destination syncs; the first is the connector's default (200 100)",
+    )
     parser.add_argument("--no-dlt", action="store_true", help="leave dlt out even when it is installed")
     args = parser.parse_args(argv)
     if args.quick:
@@ -251,6 +267,7 @@ PLAIN = "no latency"  # --records, --page-size
 SHORT = "short"  # --latency-records, --latency-page-size, no latency
 SHORT_SLOW = "short, latency"  # the same with --latency added to each request
 EMPTY = "empty"  # an API with no records: what a sync costs before any record moves
+FREE_SLOW = "free, latency"  # --latency-records with --latency, a free destination, page of --free-page-sizes
 
 
 def measure(args, progress):
@@ -268,6 +285,9 @@ def measure(args, progress):
             plan.append(((peer, SHORT), peer, short_api, args.latency_page_size))
             plan.append(((peer, SHORT_SLOW), peer, slow_api, args.latency_page_size))
             plan.append(((peer, EMPTY), peer, empty_api, args.latency_page_size))
+        plan.append(((CHAIN, FREE_SLOW, args.free_page_sizes[0]), CHAIN, slow_api, args.free_page_sizes[0]))
+        for page_size in args.free_page_sizes:
+            plan.append(((FREE, FREE_SLOW, page_size), FREE, slow_api, page_size))
         return best_of(plan, args.repeats, progress), peers
 
 
@@ -297,6 +317,7 @@ class Figures:
     latency_hidden: dict
     latency_hideable: dict
     memory_ratio: float
+    free_ratio: float
     api_rate: float
     api_cpu_rate: float
     dataset_mb: float
@@ -316,6 +337,8 @@ def report(args, runs, peers, memory, api_rates):
             for peer in peers
         },
         memory_ratio=memory[(CONNECTOR, large)] / memory[(CONNECTOR, small)],
+        free_ratio=best[(FREE, FREE_SLOW, args.free_page_sizes[0])].seconds
+        / best[(CHAIN, FREE_SLOW, args.free_page_sizes[0])].seconds,
         api_rate=api_rates[0],
         api_cpu_rate=api_rates[1],
         dataset_mb=api_rates[2],
@@ -323,6 +346,7 @@ def report(args, runs, peers, memory, api_rates):
     sections = [
         _speed_lines(args, best, peers),
         _latency_lines(args, best, peers, figures),
+        _free_lines(args, best),
         _memory_lines(args, memory),
         _api_lines(args, best, figures),
         [_dlt_line(peers)],
@@ -362,6 +386,23 @@ def _latency_lines(args, best, peers, figures):
     lines.append("  at most = (time without latency - time of a sync of no records) / (requests x latency), capped at")
     lines.append("            100%: the next page's cursor comes with this page's answer, so requests cannot overlap")
     lines.append("            one another; only the work on pages can run while an answer is awaited")
+    return lines
+
+
+def _free_lines(args, best):
+    default = args.free_page_sizes[0]
+    chain = best[(CHAIN, FREE_SLOW, default)]
+    lines = [
+        f"A free destination: update() with upsert and checkpoint made no-ops, {args.latency_records:,} records, "
+        f"{args.latency * 1000:.0f} ms added to each request",
+        f"  {CHAIN.name + f', page {default}':42} {chain.seconds:7.2f} s  {chain.requests:4} requests  "
+        "(a bare client: each page decoded, nothing else)",
+    ]
+    for page_size in args.free_page_sizes:
+        run = best[(FREE, FREE_SLOW, page_size)]
+        label = f"connector, page {page_size}" + (" (its default)" if page_size == default else "")
+        ratio = run.seconds / chain.seconds
+        lines.append(f"  {label:42} {run.seconds:7.2f} s  {run.requests:4} requests  {ratio:5.2f}x the chain")
     return lines
 
 
@@ -421,6 +462,11 @@ def _goal_lines(args, figures):
             f"memory at {large:,} / at {small:,} <= {GOAL_MEMORY_RATIO:.2f}x",
             f"{figures.memory_ratio:.2f}x",
             figures.memory_ratio <= GOAL_MEMORY_RATIO,
+        ),
+        (
+            f"free destination: connector / chain <= {GOAL_FREE_RATIO:.2f}x",
+            f"{figures.free_ratio:.2f}x",
+            figures.free_ratio <= GOAL_FREE_RATIO,
         ),
         (
             f"local API >= {GOAL_API_RECORDS_PER_SECOND:,} records/s",

@@ -1,11 +1,17 @@
 """One timed sync in a fresh process, for tools/benchmark.py.
 
     python tools/benchmark_run.py sdk PROJECT_DIR CONFIGURATION_JSON RESULT_JSON
+    python tools/benchmark_run.py free PROJECT_DIR CONFIGURATION_JSON RESULT_JSON
+    python tools/benchmark_run.py chain - CONFIGURATION_JSON RESULT_JSON
     python tools/benchmark_run.py dlt CONFIGURATION_JSON WORK_DIR RESULT_JSON
 
 sdk: imports PROJECT_DIR/connector.py and runs `connector.connector.debug()` from an empty
 state, the call `fivetran debug` makes, with the SDK's network checks (PyPI version,
 pipreqs) turned off as the tests do: without internet they only add waiting.
+free: the connector's update() alone, with the SDK's operations (upsert, checkpoint) made free:
+the connector as it would run beside a destination that costs nothing.
+chain: the API's own cursor chain, walked by a bare requests client that decodes each page and
+does nothing else: the least time any client can take for the same records.
 dlt: the same API through dlt's rest_api source into DuckDB, as a peer.
 
 Writes {"ok", "seconds", "max_rss_mb"} to RESULT_JSON: the time of the sync alone (imports
@@ -50,6 +56,45 @@ def prepare_sdk_sync(project, configuration_path):
         return True
 
     return sync
+
+
+def prepare_free_sync(project, configuration_path):
+    """The connector's update() with every SDK operation a no-op, and its log quiet."""
+    sys.path.insert(0, str((Path(project) / "connector.py").resolve().parent))
+    from fivetran_connector_sdk import Logging, Operations
+
+    import connector
+
+    for name in ("upsert", "checkpoint", "warning"):
+        setattr(Operations, name, staticmethod(lambda *args, **kwargs: None))
+    Logging.LOG_LEVEL = Logging.Level.SEVERE  # the log of a run outside the SDK's runner: errors only
+    configuration = json.loads(Path(configuration_path).read_text())
+
+    def sync():
+        connector.update(configuration, {})
+        return True
+
+    return sync
+
+
+def prepare_chain_walk(configuration_path):
+    """A bare client on /fpr_data: one request after another, each page decoded, nothing else done."""
+    import requests
+
+    configuration = json.loads(Path(configuration_path).read_text())
+    session = requests.Session()
+    session.headers["x-api-key"] = configuration["api_key"]
+
+    def walk():
+        cursor = None
+        while True:
+            params = {"page_size": configuration["page_size"], **({"cursor": cursor} if cursor else {})}
+            page = session.get(configuration["base_url"] + "/fpr_data", params=params, timeout=60).json()
+            cursor = page["next_cursor"]
+            if not page["fpr_records"] or not page["has_more"]:
+                return True
+
+    return walk
 
 
 def prepare_dlt_sync(configuration_path, work_dir):
@@ -101,7 +146,13 @@ def prepare_dlt_sync(configuration_path, work_dir):
 
 def main():
     kind, first, second, result_path = sys.argv[1:]
-    sync = prepare_sdk_sync(first, second) if kind == "sdk" else prepare_dlt_sync(first, second)
+    preparers = {
+        "sdk": lambda: prepare_sdk_sync(first, second),
+        "free": lambda: prepare_free_sync(first, second),
+        "chain": lambda: prepare_chain_walk(second),
+        "dlt": lambda: prepare_dlt_sync(first, second),
+    }
+    sync = preparers[kind]()
     started = time.perf_counter()
     ok = sync()
     seconds = time.perf_counter() - started
