@@ -1,6 +1,7 @@
 """A hostile or broken server can neither hold, block nor bloat a sync, and what it says leaks nothing.
 
-Each fault is served by the real local FPR API (fpr_local_api/faults.py) over a real socket. The
+Each fault is served by the real local FPR API (fpr_local_api/faults.py) over a real socket (the
+deadline on every framing has a file of its own: test_request_deadline_on_every_framing.py). The
 limits that apply are the connector's own (connector.py's LIMITS): request_deadline for a whole
 request, max_body_bytes for a decoded body, max_json_values for what a body may hold.
 """
@@ -43,23 +44,6 @@ def synced_table(project):
 
 def row_count(project):
     return project.query("SELECT count(*) FROM tester.fpr_records")[0][0]
-
-
-@pytest.fixture
-def one_second_deadline(set_limits):
-    set_limits(request_deadline=1.0)
-
-
-@pytest.mark.parametrize("fault", ["slow_headers:5", "slow_body:5"])
-def test_a_request_trickling_in_is_cut_off_at_the_deadline_and_retried(make_api, project, one_second_deadline, fault):
-    """One byte every 5 s never trips the 60 s read timeout: only a deadline on the whole request ends it."""
-    server = make_api(size=300, faults=f"2={fault}")
-
-    result = sync_within(project, configuration_for(server))
-
-    assert result.ok, result.output
-    assert "page 2: request failed (no complete answer within 1 s); retry 1 of 5" in result.output
-    assert synced_table(project) == served_records(server)
 
 
 def test_a_server_that_always_trickles_fails_naming_the_deadline(make_api, project, set_limits):

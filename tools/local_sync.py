@@ -29,7 +29,7 @@ def parse_args():
     parser.add_argument("--insert", type=int, default=0, help="records the API inserts before serving")
     parser.add_argument("--update", type=int, default=0, help="records the API updates before serving")
     parser.add_argument("--end-style", choices=["newer", "older"], default="newer")
-    parser.add_argument("--page-size", default="100")
+    parser.add_argument("--page-size", default="200")
     return parser.parse_args()
 
 
