@@ -8,6 +8,7 @@ Admin endpoints (same x-api-key):
 import hashlib
 import hmac
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,7 +71,7 @@ class LocalFprApi:
         self.connections_accepted = 0  # TCP connections, to see a client reuse them
         self.stopping = threading.Event()  # ends the pauses and endless bodies of faults
         self._count_lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = _Server((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.api = self
         self._thread = None
@@ -153,6 +154,13 @@ class LocalFprApi:
             if now - issued > self.cursor_max_age:
                 raise ApiError(410, "cursor_expired", "cursor has expired; start again without a cursor")
         return seq
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that hung up mid-answer, as clients may: nothing to report
+        super().handle_error(request, client_address)
 
 
 def _single(query, name):
