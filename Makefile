@@ -34,8 +34,8 @@ PYTEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS)
 PYTEST_ARGS ?=
 # Tests left out of `make test-fast`: they start processes or a browser.
-SLOW_TESTS := tests/test_crash_and_resume_in_a_real_process.py tests/test_secrets_never_leak.py \
-	tests/test_finmatch_in_a_browser.py tests/test_finmatch_deploy_definition.py
+SLOW_TESTS := tests/test_crash_and_resume_in_a_real_process.py tests/test_stopping_a_sync.py \
+	tests/test_secrets_never_leak.py tests/test_finmatch_in_a_browser.py tests/test_finmatch_deploy_definition.py
 
 # The oldest and newest urllib3 that requests (as pinned by the SDK) accepts: requests 2.34.2
 # requires urllib3>=1.26,<3. tools/urllib3_bounds.py checks these against the installed metadata.

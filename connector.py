@@ -34,6 +34,7 @@ from fpr.paging import Paginator, parse_page  # the cursor chain, one page ahead
 from fpr.records import RecordNormaliser  # records into rows that fit their columns
 from fpr.retry import RetryPolicy  # how patiently a request is retried
 from fpr.settings import Settings, read_settings  # the configuration, checked and typed
+from fpr.signals import hold_stop_signals  # Ctrl-C and SIGTERM wait for a checkpoint to be saved
 
 TABLE = "fpr_records"
 PRIMARY_KEY = "record_id"
@@ -182,8 +183,10 @@ def sync_records(settings: Settings, state: dict):
             highest_epoch = _higher(highest_epoch, page.highest_epoch)
             pages, total = pages + 1, total + page.size
             # Save the progress by checkpointing the state: it commits this page's rows and the cursor that
-            # follows them in one step, so a sync that dies after it resumes at the next page.
-            op.checkpoint(state_after(cursor, highest_epoch))
+            # follows them, so a sync that dies after it resumes at the next page. Ctrl-C and SIGTERM wait
+            # for it to be saved: locally the rows and the state are two steps, which a stop must not split.
+            with hold_stop_signals():
+                op.checkpoint(state_after(cursor, highest_epoch))
             safe_log.info(f"page {page.number}: {page.size} records, {total} in total")
     issues.report()
     safe_log.info(f"sync finished: {pages} pages, {total} records, {monotonic() - started:.1f} s")

@@ -10,6 +10,7 @@ paging       the cursor chain, one page fetched ahead, and the guards against lo
 records      API records turned into rows that fit their columns
 field_names  which fields the schema does not declare may become columns
 issues       record defects, counted and reported once per sync
+signals      Ctrl-C and SIGTERM held back while a checkpoint is saved
 text         text no destination can store, repaired
 safe_log     every message the connector writes, with the API key and emails masked
 errors       the exceptions shared by these modules

@@ -15,8 +15,10 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -330,6 +332,42 @@ def start_connector_process(project, configuration_path, home, env=None):
         text=True,
         env={**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+
+
+BIN = Path(sys.executable).parent  # the virtualenv's commands: fivetran, pipreqs
+
+
+@pytest.fixture
+def offline_home(tmp_path):
+    """A HOME whose SDK settings say the version was checked just now, for the `fivetran` command."""
+    home = tmp_path / "home"
+    now = str(int(time.time()))
+    (home / ".fivetran" / "connector_sdk").mkdir(parents=True)
+    (home / ".fivetran" / "connector_sdk" / "_last_version_check").write_text(now)
+    (home / ".fivetran" / "connector_sdk_core").mkdir(parents=True)
+    (home / ".fivetran" / "connector_sdk_core" / "_config.json").write_text(json.dumps({"lastVersionCheck": int(now)}))
+    return home
+
+
+@pytest.fixture
+def local_pipreqs(tmp_path):
+    """A pipreqs first on PATH that scans against the installed packages, without asking PyPI."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    shim = shims / "pipreqs"
+    shim.write_text(f'#!/bin/sh\nexec "{BIN / "pipreqs"}" --use-local "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    return shims
+
+
+def fivetran_environment(home, shims):
+    """The environment the `fivetran` command runs in offline: offline_home, local_pipreqs, no telemetry."""
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "DO_NOT_TRACK": "1",
+        "PATH": os.pathsep.join([str(shims), str(BIN), os.environ["PATH"]]),
+    }
 
 
 SOFT_DELETED = 3

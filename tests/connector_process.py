@@ -9,10 +9,18 @@ retry waits are not slept, so a run takes about a second.
 
 With FPR_TEST_BUG=1 the record normaliser raises an error whose message holds a
 record's email, standing for a bug in the connector.
+
+With FPR_TEST_REAL_WAITS=1 retry waits are slept for real (and end early when the sync stops).
+
+With FPR_TEST_SIGNAL_BEFORE_STATE=<signal>:<n> (SIGINT:2, SIGTERM:2) the process sends itself that
+signal at checkpoint n, once the SDK has committed its rows and before it saves its state: a stop
+that lands between the two steps of a local checkpoint.
 """
 
+import itertools
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -32,7 +40,10 @@ def main():
     import connector
     import fpr.client
 
-    fpr.client.pause = lambda seconds, stop: None
+    if os.environ.get("FPR_TEST_REAL_WAITS") != "1":
+        fpr.client.pause = lambda seconds, stop: None
+    if os.environ.get("FPR_TEST_SIGNAL_BEFORE_STATE"):
+        signal_before_state(*os.environ["FPR_TEST_SIGNAL_BEFORE_STATE"].split(":"))
     if os.environ.get("FPR_TEST_BUG") == "1":
 
         def buggy(self, raw):
@@ -44,6 +55,24 @@ def main():
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     configuration = json.loads(configuration_path.read_text())
     connector.connector.debug(project_path=str(project), configuration=configuration, state=state)
+
+
+def signal_before_state(name, checkpoint):
+    """Sends this process signal `name` when checkpoint number `checkpoint` is about to save its state.
+
+    The SDK's checkpoint commits the rows (flush), then writes the state with _write_atomically;
+    nothing else calls that function before the sync ends.
+    """
+    import fivetran_connector_sdk_core.runner as core_runner
+
+    write_state, count = core_runner._write_atomically, itertools.count(1)
+
+    def write_state_after_the_signal(path, text):
+        if next(count) == int(checkpoint):
+            os.kill(os.getpid(), getattr(signal, name))
+        write_state(path, text)
+
+    core_runner._write_atomically = write_state_after_the_signal
 
 
 if __name__ == "__main__":

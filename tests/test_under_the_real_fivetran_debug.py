@@ -7,55 +7,18 @@ packages instead of PyPI.
 """
 
 import json
-import os
-import stat
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import duckdb
-import pytest
-from conftest import API_KEY, copy_connector
+from conftest import API_KEY, BIN, copy_connector, fivetran_environment
 
 from fpr_local_api import Dataset, LocalFprApi
 from fpr_local_api.faults import FaultPlan
 
-BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def offline_home(tmp_path):
-    """A HOME whose SDK settings say the version was checked just now."""
-    home = tmp_path / "home"
-    now = str(int(time.time()))
-    (home / ".fivetran" / "connector_sdk").mkdir(parents=True)
-    (home / ".fivetran" / "connector_sdk" / "_last_version_check").write_text(now)
-    (home / ".fivetran" / "connector_sdk_core").mkdir(parents=True)
-    (home / ".fivetran" / "connector_sdk_core" / "_config.json").write_text(json.dumps({"lastVersionCheck": int(now)}))
-    return home
-
-
-@pytest.fixture
-def local_pipreqs(tmp_path):
-    """A pipreqs first on PATH that scans against the installed packages, without asking PyPI."""
-    shims = tmp_path / "shims"
-    shims.mkdir()
-    shim = shims / "pipreqs"
-    shim.write_text(f'#!/bin/sh\nexec "{BIN / "pipreqs"}" --use-local "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
-    return shims
-
 
 def fivetran_debug(project, configuration, home, shims):
-    environment = {
-        **os.environ,
-        "HOME": str(home),
-        "DO_NOT_TRACK": "1",
-        "PATH": os.pathsep.join([str(shims), str(BIN), os.environ["PATH"]]),
-    }
     command = [str(BIN / "fivetran"), "debug", str(project), "--configuration", str(configuration)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=fivetran_environment(home, shims))
 
 
 def test_a_poisoned_page_neither_fails_the_sync_nor_blocks_the_next(tmp_path, offline_home, local_pipreqs):
