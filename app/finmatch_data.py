@@ -1,9 +1,17 @@
 """FinMatch's data access: every figure is SQL over the whole fpr_records table.
 
 Two backends run the same SQL: DuckDB on the warehouse `make sync` writes
-(build/connector/files/warehouse.db, schema `tester`, opened read-only per query so a running sync is
-never blocked), and the active Snowpark session inside Streamlit in Snowflake
-(FPR_RECORDS in the current database and schema). Soft-deleted rows are excluded.
+(build/connector/files/warehouse.db, schema `tester`, opened read-only so a running sync is never
+blocked for long), and the active Snowpark session inside Streamlit in Snowflake (FPR_RECORDS in the
+current database and schema). Where the engines differ the SQL says so explicitly, never by default:
+
+- every ORDER BY key names its NULL placement (Snowflake sorts NULLs first in a descending order,
+  DuckDB last);
+- dates are passed as 'YYYY-MM-DD' text with an explicit format, never through the account's input
+  format, and timestamps are shown in UTC by a formatted conversion;
+- every ratio divides a DOUBLE, so that Snowflake never rounds it to a fixed-point scale;
+- only live rows count: not soft-deleted (`_fivetran_deleted`) and, when the table is kept in
+  Fivetran's history mode, only the active version of each record (`_fivetran_active`).
 """
 
 import os
@@ -14,10 +22,10 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from finmatch_settings import HIGH_AFFINITY
 
 DEFAULT_WAREHOUSE = Path(__file__).resolve().parent.parent / "build" / "connector" / "files" / "warehouse.db"
 WAREHOUSE_ENV = "FINMATCH_WAREHOUSE"
-NOT_DELETED = "COALESCE(_fivetran_deleted, FALSE) = FALSE"
 ACCEPTED, DECLINED = "Accepted", "Declined"
 OPEN_STATUSES = ("Pending", "In Progress")
 AFFINITY_BANDS = ("Low", "Medium-Low", "Medium-High", "High")
@@ -29,14 +37,33 @@ IS_OPEN = "product_recommendation_status IN ('Pending', 'In Progress')"
 IS_SALE_AFTER_ACCEPTANCE = (
     f"{IS_ACCEPTED} AND product_sales_amount IS NOT NULL AND product_sales_date >= product_recommendation_date"
 )
+# Age of an open recommendation in days; the upper bound of each bucket (None: no upper bound).
+AGE_BUCKETS = (
+    ("0–30 days", 30),
+    ("31–90 days", 90),
+    ("91–180 days", 180),
+    ("181–365 days", 365),
+    ("over a year", None),
+)
+NO_DATE = "no date"
 
 
 def affinity_band_sql(column):
     """The four affinity bands: Low < 0.25 <= Medium-Low < 0.5 <= Medium-High < 0.75 <= High."""
     return (
         f"CASE WHEN {column} IS NULL THEN NULL WHEN {column} < 0.25 THEN 'Low' WHEN {column} < 0.5 THEN 'Medium-Low' "
-        f"WHEN {column} < 0.75 THEN 'Medium-High' ELSE 'High' END"
+        f"WHEN {column} < {HIGH_AFFINITY} THEN 'Medium-High' ELSE 'High' END"
     )
+
+
+def ratio_sql(part, whole):
+    """part / whole as a DOUBLE in both engines (NULL when whole is 0)."""
+    return f"CAST({part} AS DOUBLE) / NULLIF({whole}, 0)"
+
+
+def age_bucket_sql(age):
+    cases = " ".join(f"WHEN {age} <= {upper} THEN '{label}'" for label, upper in AGE_BUCKETS if upper is not None)
+    return f"CASE WHEN {age} IS NULL THEN '{NO_DATE}' {cases} ELSE '{AGE_BUCKETS[-1][0]}' END"
 
 
 # The action score: churn risk weighs most (a customer about to leave), then how much the
@@ -75,6 +102,28 @@ class WarehouseMissing(RuntimeError):
     """There is no table to read yet; the message says what to run."""
 
 
+class DuckDBDialect:
+    """SQL that differs in DuckDB, for the local warehouse."""
+
+    def date(self):
+        """A 'YYYY-MM-DD' parameter as a DATE, parsed with that format."""
+        return "CAST(strptime(?, '%Y-%m-%d') AS DATE)"
+
+    def utc_minute(self, timestamp):
+        """A TIMESTAMP WITH TIME ZONE as 'YYYY-MM-DD HH:MM' in UTC, whatever the session's time zone."""
+        return f"strftime({timestamp} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M')"
+
+
+class SnowflakeDialect:
+    """SQL that differs in Snowflake: formats are written out, never taken from the account's parameters."""
+
+    def date(self):
+        return "TO_DATE(?, 'YYYY-MM-DD')"
+
+    def utc_minute(self, timestamp):
+        return f"TO_VARCHAR(CONVERT_TIMEZONE('UTC', {timestamp}), 'YYYY-MM-DD HH24:MI')"
+
+
 class DuckDBBackend:
     """Runs SQL on a local DuckDB warehouse, one short read-only connection per query."""
 
@@ -82,15 +131,20 @@ class DuckDBBackend:
     name = "local DuckDB"
     in_snowflake = False
     has_cortex = False
+    dialect = DuckDBDialect()
 
     def __init__(self, path):
         self.path = Path(path)
 
     @property
     def cache_key(self):
-        """Changes whenever a sync rewrites the warehouse, so cached figures never outlive it."""
-        stat = self.path.stat()
-        return f"duckdb:{self.path}:{stat.st_mtime_ns}:{stat.st_size}"
+        """Changes whenever a sync rewrites the warehouse or its write-ahead log: cached figures never outlive it."""
+        parts = [str(self.path)]
+        for file in (self.path, self.path.with_name(self.path.name + ".wal")):
+            if file.exists():
+                stat = file.stat()
+                parts += [str(stat.st_mtime_ns), str(stat.st_size)]
+        return "duckdb:" + ":".join(parts)
 
     def query(self, sql, params=()):
         import duckdb
@@ -121,6 +175,7 @@ class SnowparkBackend:
     name = "Snowflake"
     in_snowflake = True
     has_cortex = True
+    dialect = SnowflakeDialect()
 
     def __init__(self, session):
         self.session = session
@@ -185,9 +240,39 @@ def _active_snowpark_session():
         return None
 
 
+# Which columns the table has, per backend version: read once, with a statement that returns no rows.
+_TABLE_COLUMNS = {}
+
+
+def table_columns(backend):
+    key = backend.cache_key
+    if key not in _TABLE_COLUMNS:
+        frame = backend.query(f"SELECT * FROM {backend.table} LIMIT 0")  # noqa: S608
+        _TABLE_COLUMNS[key] = frozenset(frame.columns)
+    return _TABLE_COLUMNS[key]
+
+
+def forget_table_columns():
+    _TABLE_COLUMNS.clear()
+
+
+def live_condition(columns):
+    """Rows that count: not soft-deleted, and in history mode only each record's active version.
+
+    With Fivetran's history mode the table keeps every version of a record; counting them all would
+    count a record once per change. Without either column every row counts.
+    """
+    clauses = []
+    if "_fivetran_deleted" in columns:
+        clauses.append("COALESCE(_fivetran_deleted, FALSE) = FALSE")
+    if "_fivetran_active" in columns:
+        clauses.append("_fivetran_active = TRUE")
+    return " AND ".join(clauses) or "TRUE"
+
+
 FILTER_COLUMNS = (
     ("segments", "customer_segment", "Segment"),
-    ("product_types", "product_type", "Product type"),
+    ("product_types", "product_type", "Product held"),
     ("stages", "customer_lifecycle_stage", "Lifecycle stage"),
     ("statuses", "product_recommendation_status", "Status"),
 )
@@ -204,19 +289,19 @@ class Filters:
     date_from: date = None
     date_to: date = None
 
-    def where(self):
-        """The WHERE clause (always excluding soft-deleted rows) and its parameters."""
-        clauses, params = [NOT_DELETED], []
+    def where(self, live, dialect):
+        """The WHERE clause (live rows only) and its parameters; dates go in as 'YYYY-MM-DD' with that format."""
+        clauses, params = [live], []
         for field, column, _ in FILTER_COLUMNS:
             values = getattr(self, field)
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
         if self.date_from:
-            clauses.append("product_recommendation_date >= CAST(? AS DATE)")
+            clauses.append(f"product_recommendation_date >= {dialect.date()}")
             params.append(self.date_from.isoformat())
         if self.date_to:
-            clauses.append("product_recommendation_date <= CAST(? AS DATE)")
+            clauses.append(f"product_recommendation_date <= {dialect.date()}")
             params.append(self.date_to.isoformat())
         return " AND ".join(clauses), params
 
@@ -237,29 +322,59 @@ class Filters:
         return "; ".join(parts) or "All records"
 
 
+# Counts, sums and sums of squares, so that a change between two periods can be tested against its noise.
 KPI_SQL = f"""
 SELECT count(*) AS records,
        sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
        sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted,
        sum(CASE WHEN {IS_OPEN} THEN 1 ELSE 0 END) AS still_open,
        avg(recommendation_score) AS avg_recommendation_score,
+       stddev_samp(recommendation_score) AS sd_recommendation_score,
+       count(recommendation_score) AS n_recommendation_score,
        avg(customer_satisfaction_score) AS avg_satisfaction,
+       stddev_samp(customer_satisfaction_score) AS sd_satisfaction,
+       count(customer_satisfaction_score) AS n_satisfaction,
        avg(customer_churn_probability) AS avg_churn_probability,
+       stddev_samp(customer_churn_probability) AS sd_churn_probability,
+       count(customer_churn_probability) AS n_churn_probability,
        sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS sales_after_acceptance,
+       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount * product_sales_amount END)
+         AS sales_after_acceptance_squares,
        sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) AS sales_after_acceptance_count,
        avg(customer_transaction_value) AS avg_transaction_value,
-       avg(account_balance) AS avg_balance
+       stddev_samp(customer_transaction_value) AS sd_transaction_value,
+       count(customer_transaction_value) AS n_transaction_value,
+       avg(account_balance) AS avg_balance,
+       stddev_samp(account_balance) AS sd_balance,
+       count(account_balance) AS n_balance
 FROM {{table}} WHERE {{where}}
 """
-KPI_AVERAGES = (
+KPI_NUMBERS = (
     "avg_recommendation_score",
+    "sd_recommendation_score",
     "avg_satisfaction",
+    "sd_satisfaction",
     "avg_churn_probability",
+    "sd_churn_probability",
     "sales_after_acceptance",
+    "sales_after_acceptance_squares",
     "avg_transaction_value",
+    "sd_transaction_value",
     "avg_balance",
+    "sd_balance",
 )
-KPI_COUNTS = ("records", "decided", "accepted", "still_open", "sales_after_acceptance_count")
+KPI_COUNTS = (
+    "records",
+    "decided",
+    "accepted",
+    "still_open",
+    "sales_after_acceptance_count",
+    "n_recommendation_score",
+    "n_satisfaction",
+    "n_churn_probability",
+    "n_transaction_value",
+    "n_balance",
+)
 
 
 class FprData:
@@ -268,9 +383,22 @@ class FprData:
     def __init__(self, backend):
         self.backend = backend
 
-    def _run(self, sql, filters=None, extra_params=()):
-        where, params = (filters or Filters()).where()
-        return self.backend.query(sql.format(table=self.backend.table, where=where), [*params, *extra_params])
+    @property
+    def live(self):
+        return live_condition(table_columns(self.backend))
+
+    @property
+    def dialect(self):
+        return self.backend.dialect
+
+    def _run(self, sql, filters=None, extra_params=(), leading_params=()):
+        """Runs `sql` with the filters' WHERE clause; parameters bind in the order their ? appear:
+        `leading_params` before the WHERE clause, `extra_params` after it."""
+        where, params = (filters or Filters()).where(self.live, self.dialect)
+        return self.backend.query(
+            sql.format(table=self.backend.table, where=where, live=self.live),
+            [*leading_params, *params, *extra_params],
+        )
 
     def kpis(self, filters, period=None):
         """The KPIs; `period` (after, up_to) limits recommendation dates to after < date <= up_to.
@@ -281,20 +409,22 @@ class FprData:
         sql, extra = KPI_SQL, []
         if period:
             sql += (
-                " AND product_recommendation_date > CAST(? AS DATE) AND product_recommendation_date <= CAST(? AS DATE)"
+                f" AND product_recommendation_date > {self.dialect.date()}"
+                f" AND product_recommendation_date <= {self.dialect.date()}"
             )
             extra = [period[0].isoformat(), period[1].isoformat()]
         row = self._run(sql, filters, extra).iloc[0]
-        figures = {name: _number(row[name]) for name in KPI_AVERAGES}
+        figures = {name: _number(row[name]) for name in KPI_NUMBERS}
         figures.update({name: _integer(row[name]) or 0 for name in KPI_COUNTS})
         figures["acceptance_rate"] = _ratio(figures["accepted"], figures["decided"])
         figures["open_share"] = _ratio(figures["still_open"], figures["records"])
         return figures
 
     def freshness(self):
+        """The latest change and the last sync, the latter formatted in UTC by the database."""
+        synced = self.dialect.utc_minute("max(_fivetran_synced)")
         row = self._run(
-            "SELECT max(last_updated_epoch) AS latest_epoch, CAST(max(_fivetran_synced) AS VARCHAR) AS last_synced "
-            "FROM {table} WHERE {where}"
+            f"SELECT max(last_updated_epoch) AS latest_epoch, {synced} AS last_synced FROM {{table}} WHERE {{where}}"
         ).iloc[0]
         return {"latest_epoch": _integer(row["latest_epoch"]), "last_synced": row["last_synced"]}
 
@@ -304,7 +434,7 @@ class FprData:
             f"SELECT '{field}' AS field, {column} AS value FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL"
             for field, column, _ in FILTER_COLUMNS
         ]
-        values = self._run(" UNION ".join(selects) + " ORDER BY 1, 2")
+        values = self._run(" UNION ".join(selects) + " ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST")
         options = {field: list(values.loc[values["field"] == field, "value"]) for field, _, _ in FILTER_COLUMNS}
         dates = self._run(
             "SELECT min(product_recommendation_date) AS first_date, max(product_recommendation_date) AS last_date "
@@ -312,6 +442,14 @@ class FprData:
         ).iloc[0]
         options["dates"] = (_as_date(dates["first_date"]), _as_date(dates["last_date"]))
         return options
+
+    def recommended_products(self):
+        """Every product that has been recommended, alphabetically."""
+        frame = self._run(
+            "SELECT DISTINCT product_recommendation AS product FROM {table} WHERE {where} "
+            "AND product_recommendation IS NOT NULL ORDER BY 1 ASC NULLS LAST"
+        )
+        return list(frame["product"])
 
     def last_recommendation_date(self, filters):
         row = self._run("SELECT max(product_recommendation_date) AS last_date FROM {table} WHERE {where}", filters)
@@ -326,7 +464,7 @@ class FprData:
                    sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
                    sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted
             FROM {{table}} WHERE {{where}} AND product_recommendation_date IS NOT NULL
-            GROUP BY 1 ORDER BY 1
+            GROUP BY 1 ORDER BY 1 ASC NULLS LAST
             """,
             filters,
         )
@@ -336,7 +474,7 @@ class FprData:
         """Records per value of `column`, most first."""
         sql = (
             f"SELECT {column} AS value, count(*) AS records FROM {{table}} WHERE {{where}} "
-            f"GROUP BY {column} ORDER BY records DESC, value"
+            f"GROUP BY {column} ORDER BY records DESC NULLS LAST, value ASC NULLS LAST"
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -359,12 +497,12 @@ class FprData:
         """Acceptance (accepted / decided) per tenth of recommendation_score."""
         frame = self._run(
             f"""
-            SELECT LEAST(FLOOR(recommendation_score * 10), 9) / 10.0 AS score_from,
+            SELECT {ratio_sql("LEAST(FLOOR(recommendation_score * 10), 9)", "10")} AS score_from,
                    count(*) AS records,
                    sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
                    sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted
             FROM {{table}} WHERE {{where}} AND recommendation_score IS NOT NULL
-            GROUP BY 1 ORDER BY 1
+            GROUP BY 1 ORDER BY 1 ASC NULLS LAST
             """,
             filters,
         )
@@ -378,37 +516,68 @@ class FprData:
                    sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
                    sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted,
                    avg(customer_churn_probability) AS avg_churn_probability
-            FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL GROUP BY {column} ORDER BY value
+            FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL GROUP BY {column} ORDER BY value ASC NULLS LAST
             """,
             filters,
         )
         return _with_acceptance(frame)
 
-    def action_list(self, filters, limit=50):
-        """Open recommendations, ranked by the action score (see ACTION_WEIGHTS)."""
+    def action_list(self, filters, today, limit=50):
+        """Customers with an open recommendation, each once, ranked by their best action score (see ACTION_WEIGHTS).
+
+        Each row is the customer's most urgent open recommendation, with its age in days on `today`
+        and how many open recommendations the customer has in the selection.
+        """
         score = " + ".join(f"{weight} * {column}" for column, weight in ACTION_WEIGHTS.items())
         return self._run(
             f"""
-            SELECT record_id, customer_id, customer_name, customer_email, customer_segment, product_type,
-                   product_recommendation, product_recommendation_status, product_recommendation_date,
-                   customer_churn_probability, customer_product_affinity, recommendation_score,
-                   ROUND(100 * ({score}), 1) AS action_score
-            FROM {{table}}
-            WHERE {{where}} AND {IS_OPEN}
-              AND customer_churn_probability IS NOT NULL AND customer_product_affinity IS NOT NULL
-              AND recommendation_score IS NOT NULL
-            ORDER BY action_score DESC, record_id
+            WITH open_recommendations AS (
+              SELECT record_id, customer_id, customer_name, customer_email, customer_segment, product_type,
+                     product_recommendation, product_recommendation_status, product_recommendation_date,
+                     customer_churn_probability, customer_product_affinity, recommendation_score,
+                     ROUND(100 * ({score}), 1) AS action_score,
+                     DATEDIFF('day', product_recommendation_date, {self.dialect.date()}) AS age_days
+              FROM {{table}}
+              WHERE {{where}} AND {IS_OPEN}
+                AND customer_churn_probability IS NOT NULL AND customer_product_affinity IS NOT NULL
+                AND recommendation_score IS NOT NULL
+            ),
+            ranked AS (
+              SELECT *,
+                     ROW_NUMBER() OVER (PARTITION BY customer_id
+                                        ORDER BY action_score DESC NULLS LAST, record_id ASC NULLS LAST) AS nth,
+                     COUNT(*) OVER (PARTITION BY customer_id) AS open_for_customer
+              FROM open_recommendations
+            )
+            SELECT * FROM ranked WHERE nth = 1
+            ORDER BY action_score DESC NULLS LAST, record_id ASC NULLS LAST
             LIMIT {int(limit)}
             """,
             filters,
+            leading_params=[today.isoformat()],
+        ).drop(columns=["nth"])
+
+    def open_ages(self, filters, today):
+        """Open recommendations per age bucket on `today`, in bucket order (empty buckets included)."""
+        age = f"DATEDIFF('day', product_recommendation_date, {self.dialect.date()})"
+        frame = self._run(
+            f"SELECT {age_bucket_sql('age_days')} AS bucket, count(*) AS records "
+            f"FROM (SELECT {age} AS age_days FROM {{table}} WHERE {{where}} AND {IS_OPEN}) AS open_recommendations "
+            "GROUP BY 1",
+            filters,
+            leading_params=[today.isoformat()],
         )
+        counts = dict(zip(frame["bucket"], frame["records"], strict=True))
+        labels = [label for label, _ in AGE_BUCKETS] + [NO_DATE]
+        return pd.DataFrame({"bucket": labels, "records": [int(counts.get(label, 0)) for label in labels]})
 
     def opportunity_figures(self, filters):
         """Figures the insights need beyond the KPIs."""
         row = self._run(
             f"""
             SELECT
-              sum(CASE WHEN {IS_OPEN} AND customer_product_affinity >= 0.75 THEN 1 ELSE 0 END) AS open_high_affinity,
+              sum(CASE WHEN {IS_OPEN} AND customer_product_affinity >= {HIGH_AFFINITY} THEN 1 ELSE 0 END)
+                AS open_high_affinity,
               count(DISTINCT CASE WHEN customer_churn_probability >= 0.7 AND customer_satisfaction_score < 0.3
                                   THEN customer_id END) AS at_risk,
               avg(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS avg_sale_after_acceptance,
@@ -443,12 +612,13 @@ class FprData:
         return int(counted["n"][0])
 
     def explore(self, filters, search="", page=1, page_size=25, personal=False):
-        """One page of the matching records, most recently changed first."""
+        """One page of the matching records, most recently changed first (records without a change time last)."""
         condition, params = self._search(search, personal)
         offset = (max(int(page), 1) - 1) * int(page_size)
         return self._run(
             f"SELECT {', '.join(EXPLORER_COLUMNS)} FROM {{table}} WHERE {{where}}{condition} "
-            f"ORDER BY last_updated_epoch DESC, record_id LIMIT {int(page_size)} OFFSET {offset}",
+            "ORDER BY last_updated_epoch DESC NULLS LAST, record_id ASC NULLS LAST "
+            f"LIMIT {int(page_size)} OFFSET {offset}",
             filters,
             params,
         )
@@ -458,13 +628,15 @@ class FprData:
         frame = self.backend.query("SELECT AI_COMPLETE(?, ?) AS answer", [model, prompt])
         return str(frame["answer"][0])
 
-    def any_role_in_session(self, roles):
-        """Whether the viewer's session holds one of `roles` (Snowflake only; no answer counts as no)."""
-        if not roles:
-            return False
-        checks = " OR ".join("IS_ROLE_IN_SESSION(?)" for _ in roles)
-        frame = self.backend.query(f"SELECT ({checks}) AS allowed", list(roles))
-        return bool(frame["allowed"][0]) if not pd.isna(frame["allowed"][0]) else False
+    def viewer(self):
+        """The Snowflake user viewing the app (Snowflake only).
+
+        Under owner's rights CURRENT_USER reports the viewer once the owner role holds READ SESSION;
+        CURRENT_ROLE and IS_ROLE_IN_SESSION would report the owner's role instead.
+        """
+        frame = self.backend.query("SELECT CURRENT_USER() AS viewer")
+        value = frame["viewer"][0]
+        return None if value is None or pd.isna(value) else str(value)
 
 
 def _with_acceptance(frame):

@@ -6,12 +6,20 @@ cached per filter choice for CACHE_TTL_SECONDS.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-from finmatch_data import ACTION_WEIGHTS, Filters, FprData, WarehouseMissing, open_backend
+from finmatch_campaign import Target, campaigns_for
+from finmatch_data import (
+    ACTION_WEIGHTS,
+    Filters,
+    FprData,
+    WarehouseMissing,
+    forget_table_columns,
+    open_backend,
+)
 from finmatch_history import Entry, history_for, history_markdown
 from finmatch_insights import (
     ACTION_LIST_SIZE,
@@ -25,12 +33,22 @@ from finmatch_insights import (
     score,
     share,
 )
-from finmatch_match import Matcher
-from finmatch_privacy import decide_access, mask_id, mask_personal
-from finmatch_settings import CACHE_TTL_SECONDS, MIN_GROUP_RECORDS, PRIOR_STRENGTH, cortex_models
+from finmatch_match import Matcher, rank_products
+from finmatch_privacy import decide_access, mask_id, mask_personal, redact
+from finmatch_settings import (
+    CACHE_TTL_SECONDS,
+    CAMPAIGN_LIST_SIZE,
+    CHANGE_Z,
+    HIGH_AFFINITY,
+    INTERVAL_LEVEL,
+    MIN_GROUP_RECORDS,
+    PRIOR_STRENGTH,
+    cortex_models,
+)
+from finmatch_stats import exceeds_noise, mean_change_z, proportion_change_z, total_change_z
 
 TREND_DAYS = 90
-TABS = ["Overview", "Distributions", "Who to act on", "Match", "Insights", "Data explorer"]
+TABS = ["Overview", "Distributions", "Who to act on", "Campaigns", "Match", "Insights", "Data explorer"]
 NO_MATCH = "No records match the filters. Clear a filter in the sidebar to see more."
 LABELS = {
     "rank": "Rank",
@@ -56,6 +74,8 @@ LABELS = {
     "product_id": "Product ID",
     "product_name": "Product name",
     "last_updated_epoch": "Last updated (UTC)",
+    "age_days": "Open for (days)",
+    "open_for_customer": "Open recommendations",
 }
 EXPLORER_DEFAULT = [
     "record_id",
@@ -77,9 +97,12 @@ ACTION_COLUMNS = [
     "customer_name",
     "customer_email",
     "customer_segment",
+    "product_type",
     "product_recommendation",
     "product_recommendation_status",
     "product_recommendation_date",
+    "age_days",
+    "open_for_customer",
     "record_id",
 ]
 
@@ -108,9 +131,11 @@ class Cached:
 class Page:
     data: FprData
     matcher: Matcher
+    campaigns: object
     filters: Filters
     kpis: dict
     access: object
+    today: date
 
 
 # ---------- sidebar ----------
@@ -134,6 +159,7 @@ def sidebar(data, access):
     st.sidebar.caption(("🔓 " if access.personal else "🔒 ") + access.reason)
     if st.sidebar.button("Reload data", help=f"Figures are reused for up to {CACHE_TTL_SECONDS // 60} minutes."):
         _cached.clear()
+        forget_table_columns()
     return Filters(tuple(segments), tuple(product_types), tuple(stages), tuple(statuses), date_from, date_to)
 
 
@@ -182,6 +208,20 @@ KPI_CARDS = [
 
 # Less churn is good; more or fewer open recommendations is neither good nor bad by itself.
 DELTA_COLORS = {"avg_churn_probability": "inverse", "open_share": "off"}
+# For each card: the column of the sample spread and size behind an average (see KPI_SQL).
+AVERAGE_SPREADS = {
+    "avg_recommendation_score": ("sd_recommendation_score", "n_recommendation_score"),
+    "avg_satisfaction": ("sd_satisfaction", "n_satisfaction"),
+    "avg_churn_probability": ("sd_churn_probability", "n_churn_probability"),
+    "avg_transaction_value": ("sd_transaction_value", "n_transaction_value"),
+    "avg_balance": ("sd_balance", "n_balance"),
+}
+NOISE_RULE = (
+    f"A change is coloured only when it exceeds its noise, |z| ≥ {CHANGE_Z} (two-sided 95 %): a two-proportion "
+    "z-test for the acceptance rate and the open share, Welch's z for averages, and for the sales total a "
+    "compound-Poisson z (its variance is the sum of the squared sales); smaller changes are shown grey, marked "
+    "within noise."
+)
 
 
 def overview(page):
@@ -191,20 +231,18 @@ def overview(page):
     for row_start in (0, 4):
         for column, (label, key, show, define) in zip(st.columns(4), KPI_CARDS[row_start : row_start + 4], strict=True):
             with column.container(border=True):
-                st.metric(
-                    label,
-                    show(kpis[key]),
-                    delta=_delta(recent, before, key),
-                    delta_color=DELTA_COLORS.get(key, "normal"),
-                )
+                delta, colour = card_change(recent, before, key)
+                st.metric(label, show(kpis[key]), delta=delta, delta_color=colour)
                 st.caption(define(kpis))
+    if recent is not None:
+        st.caption(NOISE_RULE)
     monthly_chart(ask(page.data, "monthly", page.filters))
     freshness = ask(page.data, "freshness")
     latest = freshness["latest_epoch"]
     latest_text = datetime.fromtimestamp(latest, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if latest else "n/a"
-    synced = (freshness["last_synced"] or "n/a")[:16]
+    synced = f"{freshness['last_synced']} UTC" if freshness["last_synced"] else "n/a"
     st.caption(
-        f"Data freshness: latest change {latest_text} · last synced {synced} UTC · "
+        f"Data freshness: latest change {latest_text} · last synced {synced} · "
         f"figures reused for up to {CACHE_TTL_SECONDS // 60} minutes "
         "(Reload data in the sidebar reads the table again)."
     )
@@ -251,17 +289,46 @@ def trends(page):
     return recent, before, f"Changes compare {words} with {earlier}, same filters otherwise."
 
 
-def _delta(recent, before, key):
+def change_z(recent, before, key):
+    """z of the change of one card between the two periods (see NOISE_RULE); None when it cannot be tested."""
+    if key == "acceptance_rate":
+        return proportion_change_z(recent["accepted"], recent["decided"], before["accepted"], before["decided"])
+    if key == "open_share":
+        return proportion_change_z(recent["still_open"], recent["records"], before["still_open"], before["records"])
+    if key == "sales_after_acceptance":
+        return total_change_z(
+            recent[key], recent["sales_after_acceptance_squares"], before[key], before["sales_after_acceptance_squares"]
+        )
+    sd, n = AVERAGE_SPREADS[key]
+    return mean_change_z(recent[key], recent[sd], recent[n], before[key], before[sd], before[n])
+
+
+def card_change(recent, before, key):
+    """(delta text or None, colour): coloured only when the change exceeds its noise."""
     if recent is None or recent[key] is None or before[key] is None:
-        return None
+        return None, "off"
     if key == "acceptance_rate" and min(recent["decided"], before["decided"]) < MIN_GROUP_RECORDS:
-        return None
+        return None, "off"
     change = recent[key] - before[key]
     if key in ("acceptance_rate", "open_share"):
-        return f"{change * 100:+.1f} pts"
-    if key in ("sales_after_acceptance", "avg_transaction_value", "avg_balance"):
-        return f"{'+' if change >= 0 else '-'}${abs(change):,.0f}"
-    return f"{change:+.3f}"
+        text = f"{change * 100:+.1f} pts"
+    elif key in ("sales_after_acceptance", "avg_transaction_value", "avg_balance"):
+        text = f"{'+' if change >= 0 else '-'}${abs(change):,.0f}"
+    else:
+        text = f"{change:+.3f}"
+    if not exceeds_noise(change_z(recent, before, key)):
+        return f"{text} · within noise", "off"
+    return text, DELTA_COLORS.get(key, "normal")
+
+
+def trend_runs(reliable):
+    """A number per month that changes at every unreliable month, so a line joins only consecutive reliable months."""
+    runs, run = [], 0
+    for is_reliable in reliable:
+        if not is_reliable:
+            run += 1
+        runs.append(run)
+    return runs
 
 
 def monthly_chart(monthly):
@@ -272,6 +339,7 @@ def monthly_chart(monthly):
         reliable=monthly["decided"] >= MIN_GROUP_RECORDS,
         acceptance_rate=monthly["acceptance_rate"].astype(float),
     )
+    frame["run"] = trend_runs(frame["reliable"])
     axis = alt.Axis(format="%b %Y", labelAngle=0, labelOverlap=True, title=None)
     x = alt.X("yearmonth(month):T", axis=axis)
     centred = alt.X("yearmonth(month):T", axis=axis, bandPosition=0.5)
@@ -286,7 +354,12 @@ def monthly_chart(monthly):
         .mark_bar(color="#9ecae9", opacity=0.8, width=alt.RelativeBandSize(0.8))
         .encode(x=x, y=alt.Y("records:Q", title="Recommendations"), tooltip=tooltip)
     )
-    line = alt.Chart(frame).mark_line(color="#d62728").encode(x=centred, y=alt.Y("acceptance_rate:Q"))
+    # The trend line joins only months with enough decided recommendations, and only consecutive ones.
+    line = (
+        alt.Chart(frame[frame["reliable"]])
+        .mark_line(color="#d62728")
+        .encode(x=centred, y=alt.Y("acceptance_rate:Q"), detail="run:N")
+    )
     points = (
         alt.Chart(frame)
         .mark_point(color="#d62728", size=60)
@@ -303,7 +376,8 @@ def monthly_chart(monthly):
     if sparse:
         st.caption(
             f"Hollow points: {sparse} of {len(frame)} months have fewer than {MIN_GROUP_RECORDS} decided "
-            "recommendations, so their acceptance rate can swing by chance."
+            "recommendations, so their acceptance rate can swing by chance: they are drawn alone, not joined into "
+            "the trend line."
         )
 
 
@@ -381,14 +455,16 @@ def acceptance_by_score_chart(by_score):
 
 
 def level(value):
-    return "high" if value >= 0.7 else "medium" if value >= 0.4 else "low"
+    """Words for a 0–1 figure; "high" starts at the one affinity threshold every tab uses."""
+    return "high" if value >= HIGH_AFFINITY else "medium" if value >= 0.4 else "low"
 
 
 def reason(row):
+    age = "" if pd.isna(row["age_days"]) else f" · open {int(row['age_days'])} days"
     return (
         f"churn {row['customer_churn_probability']:.2f} ({level(row['customer_churn_probability'])}) · "
         f"affinity {row['customer_product_affinity']:.2f} ({level(row['customer_product_affinity'])}) · "
-        f"score {row['recommendation_score']:.2f} · {row['product_recommendation_status']}"
+        f"score {row['recommendation_score']:.2f} · {row['product_recommendation_status']}{age}"
     )
 
 
@@ -402,13 +478,15 @@ def shown(frame, access):
 def action_view(page):
     weights = " + ".join(f"{weight:g} × {column.replace('_', ' ')}" for column, weight in ACTION_WEIGHTS.items())
     st.caption(
-        f"Open recommendations (Pending or In Progress) ranked by action score = 100 × ({weights}): "
-        "a customer likely to leave who likes the product comes first."
+        "Customers with an open recommendation (Pending or In Progress), each once, ranked by the action score of "
+        f"their most urgent one: 100 × ({weights}). A customer likely to leave who likes the product comes first. "
+        f"Ages are counted to {page.today} (UTC)."
     )
+    ageing_chart(ask(page.data, "open_ages", page.filters, page.today))
     limit = st.columns([1, 3])[0].number_input(
         "Customers to list", min_value=10, max_value=500, value=ACTION_LIST_SIZE, step=10
     )
-    actions = ask(page.data, "action_list", page.filters, int(limit))
+    actions = ask(page.data, "action_list", page.filters, page.today, int(limit))
     if actions.empty:
         st.info("No open recommendations match the filters.")
         return
@@ -423,16 +501,140 @@ def action_view(page):
     st.download_button("Download as CSV", table.to_csv(index=False), file_name="finmatch_actions.csv", mime="text/csv")
 
 
+def ageing_chart(ages):
+    """Open recommendations by age: the older, the likelier the customer has moved on."""
+    total = int(ages["records"].sum())
+    if not total:
+        return
+    chart = (
+        alt.Chart(ages, title=f"Open recommendations by age ({total:,})")
+        .mark_bar()
+        .encode(
+            x=alt.X("bucket:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("records:Q", title="Open recommendations"),
+            tooltip=[alt.Tooltip("bucket:N", title="Open for"), alt.Tooltip("records:Q", title="Recommendations")],
+        )
+        .properties(height=180)
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+# ---------- campaigns ----------
+
+CAMPAIGN_COLUMNS = {
+    "rank": "Rank",
+    "customer_id": "Customer ID",
+    "customer_name": "Customer",
+    "customer_email": "Email",
+    "segment": "Segment",
+    "stage": "Lifecycle stage",
+    "band": "Affinity band",
+    "expected_value": "Expected value",
+    "value_interval": "Expected value, 90% interval",
+    "estimate": "Estimated acceptance",
+    "interval": "Estimated acceptance, 90% interval",
+    "similar_decided": "Decided recommendations behind it",
+}
+
+
+@st.fragment
+def campaign_view(page):
+    products = ask(page.data, "recommended_products")
+    if not products:
+        st.info("No product has been recommended yet, so there is nothing to build a campaign for.")
+        return
+    options = ask(page.data, "filter_options")
+    left, middle, right, size_column = st.columns([2, 2, 2, 1])
+    product = left.selectbox("Product to offer", products)
+    segments = middle.multiselect("Target segments", options["segments"], placeholder="All segments")
+    stages = right.multiselect("Target lifecycle stages", options["stages"], placeholder="All stages")
+    size = size_column.number_input(
+        "Customers in the list", min_value=10, max_value=5000, value=CAMPAIGN_LIST_SIZE, step=50
+    )
+    target = Target(product, tuple(segments), tuple(stages), int(size))
+    counts = ask(page.campaigns, "counts", target)
+    suppression_summary(page, target, counts)
+    if counts["base_rate"] is None:
+        st.info(f"No decided recommendation of {product} yet: there is no acceptance to estimate from.")
+        return
+    ranked = ask(page.campaigns, "ranked", target)
+    if ranked.empty:
+        st.info("Every customer in the target already holds this product or has been recommended it.")
+        return
+    table = campaign_table(ranked, page.access)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button(
+        "Download the campaign list as CSV",
+        table.to_csv(index=False),
+        file_name=f"finmatch_campaign_{product.lower().replace(' ', '_')}.csv",
+        mime="text/csv",
+    )
+    if not page.access.personal:
+        st.caption("Names, emails and customer ids are masked for you, in the table and in the download.")
+
+
+def suppression_summary(page, target, counts):
+    """Who was left out and why, as counts that add up to the customers considered."""
+    held = page.campaigns.held_names(target.product)
+    held_words = ", ".join(f"“{name}”" for name in held) if held else "no product held matches it"
+    aimed = "every customer" if not (target.segments or target.stages) else "customers whose latest profile is in "
+    if target.segments or target.stages:
+        aimed += " and ".join(
+            part
+            for part in (
+                ", ".join(target.segments) if target.segments else "",
+                ", ".join(target.stages) if target.stages else "",
+            )
+            if part
+        )
+    st.markdown(
+        f"**{counts['customers']:,}** customers considered ({aimed}) · "
+        f"**{counts['already_hold']:,}** already hold {target.product} · "
+        f"**{counts['already_recommended']:,}** already recommended it "
+        f"({counts['already_open']:,} still open, {counts['already_accepted']:,} accepted, "
+        f"{counts['already_declined']:,} declined"
+        + (f", {counts['already_other']:,} other status" if counts["already_other"] else "")
+        + f") · **{counts['eligible']:,}** eligible"
+    )
+    sale = compact_money(counts["average_sale"]) if counts["average_sale"] is not None else "n/a"
+    st.caption(
+        f"Held products counted as {target.product}: {held_words} (names compared ignoring case and a trailing "
+        "“Account”). Suppressed customers are counted once: holding comes first, then the furthest status of their "
+        f"recommendations of {target.product} (accepted, else still open, else declined). Ranked by expected value = "
+        f"estimated acceptance × {target.product}'s average sale after acceptance ({sale} over {counts['sales']:,} "
+        f"sales). Estimated acceptance is Match's: (similar customers' accepted + {PRIOR_STRENGTH} × base rate) ÷ "
+        f"(their decided + {PRIOR_STRENGTH}), base rate {share(counts['base_rate'])} of "
+        f"{counts['product_decided']:,} decided; the {INTERVAL_LEVEL:.0%} interval is the Wilson interval of those "
+        "counts. The sidebar filters do not apply: a campaign looks at every customer's records."
+    )
+
+
+def campaign_table(ranked, access):
+    """The ranked customers with readable figures, masked unless the viewer may see customer data."""
+    frame = ranked.assign(
+        rank=range(1, len(ranked) + 1),
+        expected_value=ranked["expected_value"].map(money),
+        value_interval=[
+            f"{money(low)} – {money(high)}" for low, high in zip(ranked["value_low"], ranked["value_high"], strict=True)
+        ],
+        estimate=ranked["estimate"].map(share),
+        interval=[f"{share(low)} – {share(high)}" for low, high in zip(ranked["low"], ranked["high"], strict=True)],
+        similar_decided=ranked["similar_decided"].astype(int),
+    )[list(CAMPAIGN_COLUMNS)]
+    visible = frame if access.personal else mask_personal(frame)
+    return visible.rename(columns=CAMPAIGN_COLUMNS)
+
+
 # ---------- match ----------
 
 
 @st.fragment
 def match_view(page):
     st.caption(
-        "Products this customer has not been offered yet, ranked by how often similar customers (same segment, "
-        "lifecycle stage and affinity band) accepted them, blended with each product's overall acceptance "
-        f"(counted as {PRIOR_STRENGTH} decided recommendations). Learned from every decided recommendation in the "
-        "table, whatever the filters."
+        "Products this customer has neither been offered nor already holds, ranked by how often similar customers "
+        "(same segment, lifecycle stage and affinity band) accepted them, blended with each product's overall "
+        f"acceptance (counted as {PRIOR_STRENGTH} decided recommendations), with the {INTERVAL_LEVEL:.0%} interval "
+        "of each estimate. Learned from every decided recommendation in the table, whatever the filters."
     )
     customer = choose_customer(page)
     if customer is None:
@@ -442,10 +644,16 @@ def match_view(page):
         st.info("No records for that customer.")
         return
     shown_id = customer if page.access.personal else mask_id(customer)
-    st.markdown(f"**{shown_id}** · {profile['segment']} · {profile['stage']} · {profile['band'] or 'no'} affinity band")
-    ranking = ask(page.matcher, "ranking", customer, profile)
+    st.markdown(
+        f"**{shown_id}** · {profile['segment']} · {profile['stage']} · {profile['band'] or 'no'} affinity band "
+        "(latest record's segment and stage, average affinity)"
+    )
+    products = ask(page.matcher, "customer_products", customer)
+    ranking, held = rank_products(ask(page.matcher, "cells"), profile, products)
+    if held:
+        st.caption(f"Not suggested because the customer already holds them: {', '.join(held)}.")
     if ranking.empty:
-        st.info("This customer has been offered every product that has decided recommendations.")
+        st.info("This customer has been offered, or already holds, every product that has decided recommendations.")
     else:
         st.dataframe(ranking_table(ranking), hide_index=True, width="stretch")
     holdout = ask(page.matcher, "holdout")
@@ -455,7 +663,7 @@ def match_view(page):
 
 def choose_customer(page):
     """A customer from the top of Who to act on; viewers allowed to see customer data may type any id."""
-    actions = ask(page.data, "action_list", page.filters, ACTION_LIST_SIZE)
+    actions = ask(page.data, "action_list", page.filters, page.today, ACTION_LIST_SIZE)
     candidates = list(dict.fromkeys(actions["customer_id"]))
     show = (lambda value: value) if page.access.personal else mask_id
     if page.access.personal:
@@ -473,6 +681,9 @@ def ranking_table(ranking):
         {
             "Product": ranking["product"],
             "Estimated acceptance": ranking["estimate"].map(share),
+            f"{INTERVAL_LEVEL:.0%} interval": [
+                f"{share(low)} – {share(high)}" for low, high in zip(ranking["low"], ranking["high"], strict=True)
+            ],
             "Similar customers: decided": ranking["similar_decided"].astype(int),
             "Similar customers: accepted": ranking["similar_accepted"].astype(int),
             "Product base rate": ranking["base_rate"].map(share),
@@ -518,7 +729,7 @@ def generate(page, model):
     problem = None
     with st.status("Generating insights…", expanded=True) as status:
         status.write("Computing the figures over the table…")
-        stats = gather_statistics(Cached(page.data), page.filters)
+        stats = gather_statistics(Cached(page.data), page.filters, page.today)
         sections = {}
         for focus in FOCUS_AREAS:
             if model and problem is None:
@@ -542,7 +753,9 @@ def generate(page, model):
 
 
 def short_error(error):
+    """The first line of an error, short, with anything that looks like customer data removed."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = redact(text)
     return text if len(text) <= 160 else text[:157] + "…"
 
 
@@ -642,7 +855,11 @@ def guarded(view, page):
         st.error(f"This section could not be shown: {short_error(error)}")
 
 
-VIEWS = [overview, distributions, action_view, match_view, insights_view, explorer]
+VIEWS = [overview, distributions, action_view, campaign_view, match_view, insights_view, explorer]
+
+
+def utc_today():
+    return datetime.now(timezone.utc).date()
 
 
 def main():
@@ -667,7 +884,9 @@ def main():
         for tab in tabs:
             tab.warning(NO_MATCH)
         return
-    page = Page(data, Matcher(backend), filters, kpis, access)
+    options = ask(data, "filter_options")
+    campaigns = campaigns_for(data, options)
+    page = Page(data, Matcher(data, campaigns.codes), campaigns, filters, kpis, access, utc_today())
     for tab, view in zip(tabs, VIEWS, strict=True):
         with tab:
             guarded(view, page)
