@@ -525,15 +525,15 @@ CAMPAIGN_COLUMNS = {
     "rank": "Rank",
     "customer_id": "Customer ID",
     "customer_name": "Customer",
-    "customer_email": "Email",
-    "segment": "Segment",
-    "stage": "Lifecycle stage",
-    "band": "Affinity band",
     "expected_value": "Expected value",
     "value_interval": "Expected value, 90% interval",
     "estimate": "Estimated acceptance",
     "interval": "Estimated acceptance, 90% interval",
     "similar_decided": "Decided recommendations behind it",
+    "segment": "Segment",
+    "stage": "Lifecycle stage",
+    "band": "Affinity band",
+    "customer_email": "Email",
 }
 
 
