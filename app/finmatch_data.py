@@ -15,8 +15,10 @@ current database and schema). Where the engines differ the SQL says so explicitl
 """
 
 import os
+import threading
 import uuid
 import weakref
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -113,6 +115,13 @@ class DuckDBDialect:
         """A TIMESTAMP WITH TIME ZONE as 'YYYY-MM-DD HH:MM' in UTC, whatever the session's time zone."""
         return f"strftime({timestamp} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M')"
 
+    def bit_or(self, value):
+        """The bitwise OR of a column's integers, as an aggregate."""
+        return f"bit_or({value})"
+
+    def has_bit(self, mask, bit):
+        return f"({mask} & {int(bit)}) <> 0"
+
 
 class SnowflakeDialect:
     """SQL that differs in Snowflake: formats are written out, never taken from the account's parameters."""
@@ -123,11 +132,23 @@ class SnowflakeDialect:
     def utc_minute(self, timestamp):
         return f"TO_VARCHAR(CONVERT_TIMEZONE('UTC', {timestamp}), 'YYYY-MM-DD HH24:MI')"
 
+    def bit_or(self, value):
+        return f"BITOR_AGG({value})"
+
+    def has_bit(self, mask, bit):
+        return f"BITAND({mask}, {int(bit)}) <> 0"
+
 
 class DuckDBBackend:
-    """Runs SQL on a local DuckDB warehouse, one short read-only connection per query."""
+    """Runs SQL on a local DuckDB warehouse, attached read-only only while a page is being computed.
 
-    table = "tester.fpr_records"
+    Queries run in an in-memory DuckDB database of this version of the warehouse, which attaches the
+    warehouse file read-only for one query, or for a whole page run inside `reading()`, and detaches it
+    after, so that a sync is never locked out for longer than a page takes. The same in-memory database
+    keeps the derived tables the app materialises (see `relation`), until the warehouse changes.
+    """
+
+    table = "warehouse.tester.fpr_records"
     name = "local DuckDB"
     in_snowflake = False
     has_cortex = False
@@ -146,14 +167,31 @@ class DuckDBBackend:
                 parts += [str(stat.st_mtime_ns), str(stat.st_size)]
         return "duckdb:" + ":".join(parts)
 
-    def query(self, sql, params=()):
-        import duckdb
+    def _store(self):
+        return LocalStore.for_version(self.path, self.cache_key)
 
-        with duckdb.connect(str(self.path), read_only=True) as connection:
+    def reading(self):
+        """Keeps the warehouse attached for the queries inside the block (one page run)."""
+        return self._store().attached()
+
+    def query(self, sql, params=()):
+        with self._store().attached() as connection:
             result = connection.execute(sql, list(params))
             names = [column[0] for column in result.description]
             frame = pd.DataFrame.from_records(result.fetchall(), columns=names)
         return _lowercase(frame)
+
+    def relation(self, name, sql, params):
+        """(SQL, parameters) to read the result of `sql` from: here a table materialised once per warehouse version."""
+        return self._store().materialised(name, sql, params), []
+
+    def reference(self, name, sql, params):
+        """(SQL, parameters) naming relation `name` without building it (for a relation built from it)."""
+        return name, []
+
+    def prefetch(self, builds):
+        """Starts materialising relations, (name, SQL, parameters) each, in the background."""
+        self._store().prefetch(builds)
 
     def table_exists(self):
         import duckdb
@@ -166,6 +204,104 @@ class DuckDBBackend:
                 "AND table_name = 'fpr_records'"
             ).fetchone()[0]
         return found == 1
+
+
+class LocalStore:
+    """The in-memory DuckDB database of one version of a local warehouse, and the tables derived from it.
+
+    Each query runs on a cursor of its own, so that a derived table can be built in the background
+    while the page's other queries run. The warehouse is attached while any query or build runs.
+    """
+
+    _stores = {}  # warehouse path -> its store; a new version replaces the old one
+    _guard = threading.Lock()
+
+    def __init__(self, path, version):
+        import duckdb
+
+        self.path, self.version = path, version
+        self.connection = duckdb.connect()
+        self.lock = threading.Lock()  # guards the attachment count and the table book-keeping
+        self.users = 0
+        self.tables = {}  # name -> threading.Event, set once the table exists
+        self.failures = {}  # name -> the error that stopped its build
+
+    @classmethod
+    def for_version(cls, path, version):
+        with cls._guard:
+            store = cls._stores.get(str(path))
+            if store is None or store.version != version:
+                if store is not None:
+                    store.close()
+                store = cls._stores[str(path)] = cls(path, version)
+            return store
+
+    @classmethod
+    def forget_all(cls):
+        """Drops every derived table (Reload data; a benchmark's first load)."""
+        with cls._guard:
+            for store in cls._stores.values():
+                store.close()
+            cls._stores.clear()
+
+    @contextmanager
+    def attached(self):
+        """A cursor with the warehouse attached as `warehouse`; detached when the last user leaves."""
+        with self.lock:
+            if self.users == 0:
+                quoted = str(self.path).replace("'", "''")
+                self.connection.execute(f"ATTACH '{quoted}' AS warehouse (READ_ONLY)")
+            self.users += 1
+        cursor = self.connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    self.connection.execute("DETACH warehouse")
+
+    def materialised(self, name, sql, params):
+        """The table `name` holding the result of `sql`, built now unless built or being built already."""
+        with self.lock:
+            done = self.tables.get(name)
+            building = done is None
+            if building:
+                done = self.tables[name] = threading.Event()
+        if building:
+            self._build(name, sql, params, done)
+        done.wait()
+        if name in self.failures:
+            raise self.failures[name]
+        return name
+
+    def prefetch(self, builds):
+        """Starts building tables in the background, one after the other, so that the page's other queries run
+        meanwhile. `builds` are (name, SQL, parameters), each reading only the warehouse or tables before it."""
+        pending = []
+        with self.lock:
+            for name, sql, params in builds:
+                if name not in self.tables:
+                    pending.append((name, sql, params, self.tables.setdefault(name, threading.Event())))
+        if pending:
+            threading.Thread(target=self._build_all, args=(pending,), daemon=True).start()
+
+    def _build_all(self, pending):
+        for build in pending:
+            self._build(*build)
+
+    def _build(self, name, sql, params, done):
+        try:
+            with self.attached() as cursor:
+                cursor.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", list(params))
+        except Exception as error:  # the page that reads it says so
+            self.failures[name] = error
+        finally:
+            done.set()
+
+    def close(self):
+        self.connection.close()
 
 
 class SnowparkBackend:
@@ -190,6 +326,19 @@ class SnowparkBackend:
     def execute(self, sql, params=()):
         """Runs a statement that returns no rows (DDL, INSERT)."""
         self.session.sql(sql, params=list(params)).collect()
+
+    def reading(self):
+        return nullcontext()
+
+    def relation(self, name, sql, params):
+        """(SQL, parameters) to read the result of `sql` from: in Snowflake, the query itself."""
+        return f"({sql})", list(params)
+
+    def reference(self, name, sql, params):
+        return self.relation(name, sql, params)
+
+    def prefetch(self, builds):
+        """Nothing to do: Snowflake computes each relation inside the statement that reads it."""
 
     def table_exists(self):
         return True
@@ -252,8 +401,10 @@ def table_columns(backend):
     return _TABLE_COLUMNS[key]
 
 
-def forget_table_columns():
+def forget_derived_data():
+    """Forgets what was read about the table and every table derived from it (Reload data)."""
     _TABLE_COLUMNS.clear()
+    LocalStore.forget_all()
 
 
 def live_condition(columns):
@@ -322,58 +473,42 @@ class Filters:
         return "; ".join(parts) or "All records"
 
 
-# Counts, sums and sums of squares, so that a change between two periods can be tested against its noise.
-KPI_SQL = f"""
-SELECT count(*) AS records,
-       sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
-       sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted,
-       sum(CASE WHEN {IS_OPEN} THEN 1 ELSE 0 END) AS still_open,
-       avg(recommendation_score) AS avg_recommendation_score,
-       stddev_samp(recommendation_score) AS sd_recommendation_score,
-       count(recommendation_score) AS n_recommendation_score,
-       avg(customer_satisfaction_score) AS avg_satisfaction,
-       stddev_samp(customer_satisfaction_score) AS sd_satisfaction,
-       count(customer_satisfaction_score) AS n_satisfaction,
-       avg(customer_churn_probability) AS avg_churn_probability,
-       stddev_samp(customer_churn_probability) AS sd_churn_probability,
-       count(customer_churn_probability) AS n_churn_probability,
-       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS sales_after_acceptance,
-       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount * product_sales_amount END)
-         AS sales_after_acceptance_squares,
-       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) AS sales_after_acceptance_count,
-       avg(customer_transaction_value) AS avg_transaction_value,
-       stddev_samp(customer_transaction_value) AS sd_transaction_value,
-       count(customer_transaction_value) AS n_transaction_value,
-       avg(account_balance) AS avg_balance,
-       stddev_samp(account_balance) AS sd_balance,
-       count(account_balance) AS n_balance
-FROM {{table}} WHERE {{where}}
-"""
-KPI_NUMBERS = (
-    "avg_recommendation_score",
-    "sd_recommendation_score",
-    "avg_satisfaction",
-    "sd_satisfaction",
-    "avg_churn_probability",
-    "sd_churn_probability",
-    "sales_after_acceptance",
-    "sales_after_acceptance_squares",
-    "avg_transaction_value",
-    "sd_transaction_value",
-    "avg_balance",
-    "sd_balance",
+# Averages shown on the cards, by the column they average.
+AVERAGED = {
+    "recommendation_score": "recommendation_score",
+    "satisfaction": "customer_satisfaction_score",
+    "churn_probability": "customer_churn_probability",
+    "transaction_value": "customer_transaction_value",
+    "balance": "account_balance",
+}
+# Counts, sums and sums of squares only: they add up across groups, so one GROUP BY serves the selection and
+# both compared periods, and a change can be tested against its noise (averages and spreads follow from them).
+KPI_AGGREGATES = ",\n".join(
+    [
+        "count(*) AS records",
+        f"sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided",
+        f"sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted",
+        f"sum(CASE WHEN {IS_OPEN} THEN 1 ELSE 0 END) AS still_open",
+        f"sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS sales_after_acceptance",
+        f"sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount * product_sales_amount END)"
+        " AS sales_after_acceptance_squares",
+        f"sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) AS sales_after_acceptance_count",
+        *(
+            f"sum({column}) AS sum_{name}, sum({column} * {column}) AS squares_{name}, count({column}) AS n_{name}"
+            for name, column in AVERAGED.items()
+        ),
+    ]
 )
-KPI_COUNTS = (
+KPI_SQL = f"SELECT {KPI_AGGREGATES} FROM {{table}} WHERE {{where}}"  # noqa: S608
+KPI_SUMS = (
     "records",
     "decided",
     "accepted",
     "still_open",
+    "sales_after_acceptance",
+    "sales_after_acceptance_squares",
     "sales_after_acceptance_count",
-    "n_recommendation_score",
-    "n_satisfaction",
-    "n_churn_probability",
-    "n_transaction_value",
-    "n_balance",
+    *(f"{kind}_{name}" for name in AVERAGED for kind in ("sum", "squares", "n")),
 )
 
 
@@ -400,25 +535,50 @@ class FprData:
             [*leading_params, *params, *extra_params],
         )
 
-    def kpis(self, filters, period=None):
-        """The KPIs; `period` (after, up_to) limits recommendation dates to after < date <= up_to.
+    def kpis(self, filters):
+        """The KPIs of the selection.
 
         Acceptance rate is accepted / decided (accepted + declined); the open share is the part of
         all records still Pending or In Progress.
         """
-        sql, extra = KPI_SQL, []
-        if period:
-            sql += (
-                f" AND product_recommendation_date > {self.dialect.date()}"
-                f" AND product_recommendation_date <= {self.dialect.date()}"
-            )
-            extra = [period[0].isoformat(), period[1].isoformat()]
-        row = self._run(sql, filters, extra).iloc[0]
-        figures = {name: _number(row[name]) for name in KPI_NUMBERS}
-        figures.update({name: _integer(row[name]) or 0 for name in KPI_COUNTS})
-        figures["acceptance_rate"] = _ratio(figures["accepted"], figures["decided"])
-        figures["open_share"] = _ratio(figures["still_open"], figures["records"])
-        return figures
+        return _kpi_figures(self._run(KPI_SQL, filters).iloc[0])  # noqa: S608
+
+    def kpis_with_periods(self, filters, recent=None, before=None):
+        """(selection, recent, before) KPIs in one statement; a period is (after, up_to], None for no comparison.
+
+        The periods ignore the filters' dates (they compare recommendation dates themselves); the
+        selection keeps them. The rows are grouped by both, and each set of KPIs adds up its groups.
+        """
+        undated = filters.without_dates()
+        date = self.dialect.date()
+        selected, selected_params = ["TRUE"], []
+        if filters.date_from:
+            selected.append(f"product_recommendation_date >= {date}")
+            selected_params.append(filters.date_from.isoformat())
+        if filters.date_to:
+            selected.append(f"product_recommendation_date <= {date}")
+            selected_params.append(filters.date_to.isoformat())
+        periods, period_params = "NULL", []
+        if recent and before:
+            within = f"product_recommendation_date > {date} AND product_recommendation_date <= {date}"
+            periods = f"CASE WHEN {within} THEN 'recent' WHEN {within} THEN 'before' END"
+            period_params = [day.isoformat() for day in (*recent, *before)]
+        frame = self._run(
+            f"""
+            SELECT in_selection, period, {KPI_AGGREGATES}
+            FROM (SELECT *, CASE WHEN {" AND ".join(selected)} THEN 1 ELSE 0 END AS in_selection,
+                         {periods} AS period
+                  FROM {{table}} WHERE {{where}}) AS dated
+            GROUP BY in_selection, period
+            """,
+            undated,
+            leading_params=[*selected_params, *period_params],
+        )
+        selection = _kpi_figures(_added(frame[frame["in_selection"] == 1]))
+        if not (recent and before):
+            return selection, None, None
+        compared = [_kpi_figures(_added(frame[frame["period"] == name])) for name in ("recent", "before")]
+        return (selection, *compared)
 
     def freshness(self):
         """The latest change and the last sync, the latter formatted in UTC by the database."""
@@ -428,21 +588,6 @@ class FprData:
         ).iloc[0]
         return {"latest_epoch": _integer(row["latest_epoch"]), "last_synced": row["last_synced"]}
 
-    def filter_options(self):
-        """Every value of each filter column and the recommendation date range, in one statement."""
-        selects = [
-            f"SELECT '{field}' AS field, {column} AS value FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL"
-            for field, column, _ in FILTER_COLUMNS
-        ]
-        values = self._run(" UNION ".join(selects) + " ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST")
-        options = {field: list(values.loc[values["field"] == field, "value"]) for field, _, _ in FILTER_COLUMNS}
-        dates = self._run(
-            "SELECT min(product_recommendation_date) AS first_date, max(product_recommendation_date) AS last_date "
-            "FROM {table} WHERE {where}"
-        ).iloc[0]
-        options["dates"] = (_as_date(dates["first_date"]), _as_date(dates["last_date"]))
-        return options
-
     def recommended_products(self):
         """Every product that has been recommended, alphabetically."""
         frame = self._run(
@@ -451,62 +596,90 @@ class FprData:
         )
         return list(frame["product"])
 
-    def last_recommendation_date(self, filters):
-        row = self._run("SELECT max(product_recommendation_date) AS last_date FROM {table} WHERE {where}", filters)
-        return _as_date(row["last_date"][0])
+    def breakdowns(self, filters, today):
+        """Every chart's counts in one statement (see Breakdowns).
 
-    def monthly(self, filters):
-        """Recommendations, decided and accepted per month of recommendation date."""
+        The record-level keys are grouped together (a few thousand groups at most, summed per key
+        afterwards); months and ages have grouping sets of their own.
+        """
+        age = f"DATEDIFF('day', product_recommendation_date, {self.dialect.date()})"
+        fine = ", ".join(FINE_KEYS)
         frame = self._run(
             f"""
-            SELECT CAST(DATE_TRUNC('MONTH', product_recommendation_date) AS DATE) AS month,
-                   count(*) AS records,
-                   sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
-                   sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted
-            FROM {{table}} WHERE {{where}} AND product_recommendation_date IS NOT NULL
-            GROUP BY 1 ORDER BY 1 ASC NULLS LAST
+            SELECT {fine}, month, age_bucket, GROUPING(month) AS by_month, GROUPING(age_bucket) AS by_age,
+                   count(*) AS records, sum(decided) AS decided, sum(accepted) AS accepted,
+                   min(recommended_on) AS first_date, max(recommended_on) AS last_date
+            FROM (
+              SELECT {fine}, month, recommended_on, decided, accepted,
+                     CASE WHEN is_open = 1 THEN {age_bucket_sql("age_days")} END AS age_bucket
+              FROM (
+                SELECT product_recommendation_status AS status, customer_lifecycle_stage AS stage, product_type,
+                       customer_segment AS segment, {affinity_band_sql("customer_product_affinity")} AS band,
+                       {ratio_sql("LEAST(FLOOR(recommendation_score * 10), 9)", "10")} AS score_from,
+                       CAST(DATE_TRUNC('MONTH', product_recommendation_date) AS DATE) AS month,
+                       product_recommendation_date AS recommended_on, {age} AS age_days,
+                       CASE WHEN {IS_OPEN} THEN 1 ELSE 0 END AS is_open,
+                       CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END AS decided,
+                       CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END AS accepted
+                FROM {{table}} WHERE {{where}}
+              ) AS selected
+            ) AS described
+            GROUP BY GROUPING SETS (({fine}), (month), (age_bucket))
             """,
             filters,
+            leading_params=[today.isoformat()],
         )
-        return _with_acceptance(frame)
+        return Breakdowns(frame)
 
-    def counts_by(self, column, filters, limit=None):
-        """Records per value of `column`, most first."""
-        sql = (
-            f"SELECT {column} AS value, count(*) AS records FROM {{table}} WHERE {{where}} "
-            f"GROUP BY {column} ORDER BY records DESC NULLS LAST, value ASC NULLS LAST"
-        )
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return self._run(sql, filters)
+    def action_list(self, filters, today, limit=50):
+        """Customers with an open recommendation, each once, ranked by their best action score (see ACTION_WEIGHTS).
 
-    def affinity_bands(self, filters):
-        """Records in four bands of customer_product_affinity, in band order (empty bands included)."""
-        frame = self._run(
-            f"""
-            SELECT {affinity_band_sql("customer_product_affinity")} AS band, count(*) AS records
-            FROM {{table}} WHERE {{where}} AND customer_product_affinity IS NOT NULL
-            GROUP BY 1
-            """,
-            filters,
-        )
-        counts = dict(zip(frame["band"], frame["records"], strict=True))
-        return pd.DataFrame({"band": AFFINITY_BANDS, "records": [int(counts.get(band, 0)) for band in AFFINITY_BANDS]})
+        Each row is the customer's most urgent open recommendation, with its age in days on `today`
+        and how many open recommendations the customer has in the selection. The most urgent rows
+        come first, so the first row of each customer in them is that customer's best: read enough
+        rows to find `limit` customers, more only when customers repeat.
+        """
+        rows = 3 * int(limit)
+        while True:
+            frame = self._open_recommendations(filters, today, rows)
+            best = frame.drop_duplicates("customer_id", keep="first").head(int(limit))
+            if len(best) == int(limit) or len(frame) < rows:
+                return best.reset_index(drop=True)
+            rows *= 2
 
-    def acceptance_by_score(self, filters):
-        """Acceptance (accepted / decided) per tenth of recommendation_score."""
-        frame = self._run(
-            f"""
-            SELECT {ratio_sql("LEAST(FLOOR(recommendation_score * 10), 9)", "10")} AS score_from,
-                   count(*) AS records,
-                   sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
-                   sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted
-            FROM {{table}} WHERE {{where}} AND recommendation_score IS NOT NULL
-            GROUP BY 1 ORDER BY 1 ASC NULLS LAST
-            """,
-            filters,
+    def _open_recommendations(self, filters, today, rows):
+        """The `rows` most urgent open recommendations, with how many each customer has in the selection.
+
+        The table is read twice rather than through a shared subquery, which an engine may materialise
+        whole (every open recommendation) before taking the top rows.
+        """
+        score = " + ".join(f"{weight} * {column}" for column, weight in ACTION_WEIGHTS.items())
+        order = "action_score DESC NULLS LAST, record_id ASC NULLS LAST"
+        where, params = filters.where(self.live, self.dialect)
+        rankable = (
+            f"{where} AND {IS_OPEN} AND customer_churn_probability IS NOT NULL "
+            "AND customer_product_affinity IS NOT NULL AND recommendation_score IS NOT NULL"
         )
-        return _with_acceptance(frame)
+        table = self.backend.table
+        sql = f"""
+            WITH urgent AS (
+              SELECT record_id, customer_id, customer_name, customer_email, customer_segment, product_type,
+                     product_recommendation, product_recommendation_status, product_recommendation_date,
+                     customer_churn_probability, customer_product_affinity, recommendation_score,
+                     ROUND(100 * ({score}), 1) AS action_score
+              FROM {table} WHERE {rankable}
+              ORDER BY {order} LIMIT {int(rows)}
+            ),
+            per_customer AS (
+              SELECT customer_id, count(*) AS open_for_customer FROM {table}
+              WHERE {rankable} AND customer_id IN (SELECT customer_id FROM urgent) GROUP BY customer_id
+            )
+            SELECT urgent.*, DATEDIFF('day', urgent.product_recommendation_date, {self.dialect.date()}) AS age_days,
+                   per_customer.open_for_customer
+            FROM urgent JOIN per_customer ON per_customer.customer_id = urgent.customer_id
+            ORDER BY {order}
+        """  # noqa: S608
+        return self.backend.query(sql, [*params, *params, today.isoformat()])
 
     def acceptance_by(self, column, filters):
         """Per value of `column`: records, decided, accepted, acceptance (accepted / decided), average churn."""
@@ -521,55 +694,6 @@ class FprData:
             filters,
         )
         return _with_acceptance(frame)
-
-    def action_list(self, filters, today, limit=50):
-        """Customers with an open recommendation, each once, ranked by their best action score (see ACTION_WEIGHTS).
-
-        Each row is the customer's most urgent open recommendation, with its age in days on `today`
-        and how many open recommendations the customer has in the selection.
-        """
-        score = " + ".join(f"{weight} * {column}" for column, weight in ACTION_WEIGHTS.items())
-        return self._run(
-            f"""
-            WITH open_recommendations AS (
-              SELECT record_id, customer_id, customer_name, customer_email, customer_segment, product_type,
-                     product_recommendation, product_recommendation_status, product_recommendation_date,
-                     customer_churn_probability, customer_product_affinity, recommendation_score,
-                     ROUND(100 * ({score}), 1) AS action_score,
-                     DATEDIFF('day', product_recommendation_date, {self.dialect.date()}) AS age_days
-              FROM {{table}}
-              WHERE {{where}} AND {IS_OPEN}
-                AND customer_churn_probability IS NOT NULL AND customer_product_affinity IS NOT NULL
-                AND recommendation_score IS NOT NULL
-            ),
-            ranked AS (
-              SELECT *,
-                     ROW_NUMBER() OVER (PARTITION BY customer_id
-                                        ORDER BY action_score DESC NULLS LAST, record_id ASC NULLS LAST) AS nth,
-                     COUNT(*) OVER (PARTITION BY customer_id) AS open_for_customer
-              FROM open_recommendations
-            )
-            SELECT * FROM ranked WHERE nth = 1
-            ORDER BY action_score DESC NULLS LAST, record_id ASC NULLS LAST
-            LIMIT {int(limit)}
-            """,
-            filters,
-            leading_params=[today.isoformat()],
-        ).drop(columns=["nth"])
-
-    def open_ages(self, filters, today):
-        """Open recommendations per age bucket on `today`, in bucket order (empty buckets included)."""
-        age = f"DATEDIFF('day', product_recommendation_date, {self.dialect.date()})"
-        frame = self._run(
-            f"SELECT {age_bucket_sql('age_days')} AS bucket, count(*) AS records "
-            f"FROM (SELECT {age} AS age_days FROM {{table}} WHERE {{where}} AND {IS_OPEN}) AS open_recommendations "
-            "GROUP BY 1",
-            filters,
-            leading_params=[today.isoformat()],
-        )
-        counts = dict(zip(frame["bucket"], frame["records"], strict=True))
-        labels = [label for label, _ in AGE_BUCKETS] + [NO_DATE]
-        return pd.DataFrame({"bucket": labels, "records": [int(counts.get(label, 0)) for label in labels]})
 
     def opportunity_figures(self, filters):
         """Figures the insights need beyond the KPIs."""
@@ -637,6 +761,93 @@ class FprData:
         frame = self.backend.query("SELECT CURRENT_USER() AS viewer")
         value = frame["viewer"][0]
         return None if value is None or pd.isna(value) else str(value)
+
+
+FINE_KEYS = ("status", "stage", "product_type", "segment", "band", "score_from")
+FILTER_KEYS = (("segments", "segment"), ("product_types", "product_type"), ("stages", "stage"), ("statuses", "status"))
+
+
+class Breakdowns:
+    """The answer of FprData.breakdowns: each chart's rows, and the selection's size and date range."""
+
+    def __init__(self, frame):
+        self.fine = frame[(frame["by_month"] == 1) & (frame["by_age"] == 1)]
+        self.months = frame[frame["by_month"] == 0]
+        self.ages = frame[frame["by_age"] == 0]
+        self.records = int(self.fine["records"].sum())
+        self.first_date = _as_date(self.fine["first_date"].min()) if self.records else None
+        self.last_date = _as_date(self.fine["last_date"].max()) if self.records else None
+
+    def _rows(self, key, keep_null=True):
+        """Records, decided and accepted per value of one key (NULL a value of its own unless dropped)."""
+        source = self.months if key == "month" else self.ages if key == "age_bucket" else self.fine
+        rows = source.groupby(key, dropna=not keep_null, sort=False)[["records", "decided", "accepted"]].sum()
+        rows = rows.reset_index().rename(columns={key: "value"})
+        return rows if keep_null else rows[rows["value"].notna()]
+
+    def counts(self, key, limit=None):
+        """Records per value, most first (ties alphabetically, no value last)."""
+        rows = self._rows(key)[["value", "records"]]
+        rows = rows.assign(_missing=rows["value"].isna())
+        rows = rows.sort_values(["records", "_missing", "value"], ascending=[False, True, True], kind="stable")
+        rows = rows.drop(columns="_missing").reset_index(drop=True)
+        return rows.head(limit) if limit else rows
+
+    def values(self, key):
+        """Every value present, alphabetically."""
+        return sorted(self._rows(key, keep_null=False)["value"])
+
+    def filter_options(self):
+        """Every value of each filter column and the recommendation date range (of unfiltered breakdowns)."""
+        options = {field: self.values(key) for field, key in FILTER_KEYS}
+        options["dates"] = (self.first_date, self.last_date)
+        return options
+
+    def _counted(self, key, labels):
+        rows = self._rows(key, keep_null=False)
+        counts = dict(zip(rows["value"], rows["records"], strict=True))
+        return [int(counts.get(label, 0)) for label in labels]
+
+    def affinity_bands(self):
+        return pd.DataFrame({"band": AFFINITY_BANDS, "records": self._counted("band", AFFINITY_BANDS)})
+
+    def _by(self, key):
+        rows = self._rows(key, keep_null=False).sort_values("value").rename(columns={"value": key})
+        rows = rows.astype({"records": int, "decided": int, "accepted": int})
+        return _with_acceptance(rows[[key, "records", "decided", "accepted"]].reset_index(drop=True))
+
+    def acceptance_by_score(self):
+        return self._by("score_from")
+
+    def monthly(self):
+        return self._by("month")
+
+    def open_ages(self):
+        labels = [label for label, _ in AGE_BUCKETS] + [NO_DATE]
+        return pd.DataFrame({"bucket": labels, "records": self._counted("age_bucket", labels)})
+
+
+def _added(groups):
+    """The sums of several groups of KPI_SQL's figures (None where every group has none)."""
+    return {name: groups[name].sum(min_count=1) for name in KPI_SUMS}
+
+
+def _kpi_figures(row):
+    """The cards' figures from KPI_SQL's sums: rates, averages and the spreads the noise test needs."""
+    figures = {name: _integer(row[name]) or 0 for name in ("records", "decided", "accepted", "still_open")}
+    figures["sales_after_acceptance_count"] = _integer(row["sales_after_acceptance_count"]) or 0
+    figures["sales_after_acceptance"] = _number(row["sales_after_acceptance"])
+    figures["sales_after_acceptance_squares"] = _number(row["sales_after_acceptance_squares"])
+    for name in AVERAGED:
+        total, squares, count = _number(row[f"sum_{name}"]), _number(row[f"squares_{name}"]), _integer(row[f"n_{name}"])
+        mean = total / count if count else None
+        spread = None
+        if count and count > 1:  # the sample standard deviation, as stddev_samp
+            spread = (max(squares - count * mean * mean, 0.0) / (count - 1)) ** 0.5
+        figures[f"avg_{name}"], figures[f"sd_{name}"], figures[f"n_{name}"] = mean, spread, count or 0
+    figures["acceptance_rate"] = _ratio(figures["accepted"], figures["decided"])
+    figures["open_share"] = _ratio(figures["still_open"], figures["records"])
+    return figures
 
 
 def _with_acceptance(frame):

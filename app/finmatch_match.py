@@ -23,7 +23,7 @@ their outcome better than the base rates alone.
 from dataclasses import dataclass
 
 import pandas as pd
-from finmatch_data import IS_ACCEPTED, IS_DECIDED, affinity_band_sql, ratio_sql
+from finmatch_data import IS_ACCEPTED, IS_DECIDED, IS_OPEN, affinity_band_sql
 from finmatch_settings import INTERVAL_Z, MIN_GROUP_RECORDS, PRIOR_STRENGTH
 from finmatch_stats import wilson_interval
 
@@ -103,32 +103,132 @@ def _position_sql(column, values):
     return f"CASE {column} {cases} ELSE 0 END", list(values)
 
 
-def profiles_sql(table, live, codes, one_customer=False):
-    """(SQL, parameters): one row per customer, their latest profile code and average affinity."""
+class ProductBits:
+    """Each recommended product as one bit, so that a customer's products fit in a few integers.
+
+    A held product sets the bits of the recommended products it counts as (held_key).
+    """
+
+    def __init__(self, products, held_products):
+        self.products = tuple(sorted(products))
+        self.held = {
+            name: sum(self.bit(product) for product in held_names_products(name, self.products))
+            for name in sorted(held_products)
+        }
+
+    def bit(self, product):
+        return 1 << self.products.index(product) if product in self.products else 0
+
+    def recommended_sql(self):
+        return _bits_sql("product_recommendation", [(product, self.bit(product)) for product in self.products])
+
+    def held_sql(self):
+        return _bits_sql("product_type", [(name, bits) for name, bits in self.held.items() if bits])
+
+
+def held_names_products(held_name, products):
+    return [product for product in products if held_key(product) == held_key(held_name)]
+
+
+def _bits_sql(column, values):
+    if not values:
+        return "CAST(NULL AS INTEGER)", []
+    cases = " ".join(f"WHEN ? THEN {int(bits)}" for _, bits in values)
+    return f"CASE {column} {cases} END", [value for value, _ in values]
+
+
+def profiles_sql(table, live, codes, bits, dialect):
+    """(SQL, parameters): one row per customer: their latest profile code, average affinity and band, and masks
+    of the products they hold and were recommended (by how far each recommendation got)."""
     code, params = codes.code_sql()
-    where = f"{live} AND customer_id = ?" if one_customer else live
+    held, held_params = bits.held_sql()
+    recommended, recommended_params = bits.recommended_sql()
+    masks = {
+        "held_mask": "held_bit",
+        "recommended_mask": "recommended_bit",
+        "accepted_mask": f"CASE WHEN {IS_ACCEPTED} THEN recommended_bit END",
+        "open_mask": f"CASE WHEN {IS_OPEN} THEN recommended_bit END",
+        "declined_mask": "CASE WHEN product_recommendation_status = 'Declined' THEN recommended_bit END",
+    }
     sql = f"""
         SELECT customer_id, {codes.latest_sql()} AS profile_code, AVG(customer_product_affinity) AS affinity,
-               {affinity_band_sql("AVG(customer_product_affinity)")} AS band
-        FROM (SELECT customer_id, last_updated_epoch, customer_product_affinity, {code} AS profile_code
-              FROM {table} WHERE {where}) AS coded
+               {affinity_band_sql("AVG(customer_product_affinity)")} AS band,
+               {", ".join(f"COALESCE({dialect.bit_or(value)}, 0) AS {name}" for name, value in masks.items())}
+        FROM (SELECT customer_id, last_updated_epoch, customer_product_affinity, product_recommendation_status,
+                     {code} AS profile_code, {held} AS held_bit, {recommended} AS recommended_bit
+              FROM {table} WHERE {live}) AS coded
         GROUP BY customer_id
     """  # noqa: S608
-    return sql, params
+    return sql, [*params, *held_params, *recommended_params]
 
 
-def cells_sql(table, live, codes):
-    """(SQL, parameters): decided recommendations per product, record profile code and affinity band."""
+def outcome_cells_sql(table, live, codes):
+    """(SQL, parameters): decided recommendations per product, record profile code, affinity band, holdout and outcome.
+
+    Match's estimates (all decided records) and the holdout check (learned from some, scored on the rest)
+    are both arithmetic on these counts.
+    """
     code, params = codes.code_sql()
     sql = f"""
         SELECT product_recommendation AS product, {code} AS profile_code,
                {affinity_band_sql("customer_product_affinity")} AS band,
-               count(*) AS decided, sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted
+               CASE WHEN {HELD_OUT} THEN 1 ELSE 0 END AS held_out,
+               CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END AS accepted,
+               count(*) AS records
         FROM {table}
         WHERE {live} AND {IS_DECIDED} AND product_recommendation IS NOT NULL
-        GROUP BY 1, 2, 3
+        GROUP BY 1, 2, 3, 4, 5
     """  # noqa: S608
     return sql, params
+
+
+def cells_from(outcomes):
+    """Decided and accepted recommendations per product, profile code and affinity band."""
+    frame = outcomes.assign(accepted=outcomes["accepted"] * outcomes["records"])
+    cells = frame.groupby(["product", "profile_code", "band"], dropna=False, sort=True)[["records", "accepted"]].sum()
+    return cells.reset_index().rename(columns={"records": "decided"})
+
+
+def holdout_from(outcomes):
+    """The holdout check: learn base rates and cells from the records not held out, score the held-out ones.
+
+    A held-out record's estimate is Match's, from the learned counts of its product, profile code and
+    band (none for a record without a band); squared errors are averaged over the held-out records.
+    """
+    learned = outcomes[outcomes["held_out"] == 0]
+    scored = outcomes[outcomes["held_out"] == 1]
+    by_product = learned.assign(took=learned["accepted"] * learned["records"]).groupby("product")[["records", "took"]]
+    totals = by_product.sum()
+    base = {product: float(row["took"]) / float(row["records"]) for product, row in totals.iterrows()}
+    cells = cells_from(learned).set_index(["product", "profile_code", "band"])
+    count = total_base = total_estimate = total_gain = total_squares = 0.0
+    for row in scored.itertuples(index=False):
+        if row.product not in base:
+            continue
+        rate, outcome, weight = base[row.product], float(row.accepted), int(row.records)
+        key = (row.product, row.profile_code, row.band)
+        decided, accepted = (0, 0) if pd.isna(row.band) or key not in cells.index else cells.loc[key]
+        estimate = (float(accepted) + PRIOR_STRENGTH * rate) / (float(decided) + PRIOR_STRENGTH)
+        base_error, estimate_error = (rate - outcome) ** 2, (estimate - outcome) ** 2
+        gain = base_error - estimate_error
+        count += weight
+        total_base += weight * base_error
+        total_estimate += weight * estimate_error
+        total_gain += weight * gain
+        total_squares += weight * gain * gain
+    held_out = int(count)
+    gain = total_gain / count if count else None
+    gain_sd = None
+    if held_out > 1:  # the sample standard deviation, as stddev_samp
+        gain_sd = (max(total_squares - count * gain * gain, 0.0) / (count - 1)) ** 0.5
+    return Holdout(
+        held_out=held_out,
+        learned_from=int(learned["records"].sum()),
+        base_error=total_base / count if count else None,
+        estimate_error=total_estimate / count if count else None,
+        gain=gain,
+        gain_sd=gain_sd,
+    )
 
 
 CUSTOMER_PRODUCTS_SQL = """
@@ -138,42 +238,6 @@ UNION
 SELECT 'held' AS kind, product_type AS product FROM {table}
 WHERE {live} AND customer_id = ? AND product_type IS NOT NULL
 """
-
-HOLDOUT_SQL = f"""
-WITH decided AS (
-  SELECT product_recommendation AS product, customer_segment AS segment, customer_lifecycle_stage AS stage,
-         {affinity_band_sql("customer_product_affinity")} AS band,
-         CAST(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END AS DOUBLE) AS outcome,
-         CASE WHEN {HELD_OUT} THEN 1 ELSE 0 END AS held_out
-  FROM {{table}}
-  WHERE {{live}} AND {IS_DECIDED} AND product_recommendation IS NOT NULL
-),
-products AS (
-  SELECT product, {ratio_sql("sum(outcome)", "count(*)")} AS base_rate FROM decided WHERE held_out = 0 GROUP BY product
-),
-cells AS (
-  SELECT product, segment, stage, band, count(*) AS n, sum(outcome) AS accepted
-  FROM decided WHERE held_out = 0 GROUP BY product, segment, stage, band
-),
-scored AS (
-  SELECT d.outcome, p.base_rate AS base,
-         (COALESCE(c.accepted, 0) + {PRIOR_STRENGTH} * p.base_rate) / (COALESCE(c.n, 0) + {PRIOR_STRENGTH}) AS estimate
-  FROM decided d
-  JOIN products p ON p.product = d.product
-  LEFT JOIN cells c ON c.product = d.product AND c.segment = d.segment AND c.stage = d.stage AND c.band = d.band
-  WHERE d.held_out = 1
-),
-gains AS (
-  SELECT (base - outcome) * (base - outcome) AS base_error,
-         (estimate - outcome) * (estimate - outcome) AS estimate_error,
-         (base - outcome) * (base - outcome) - (estimate - outcome) * (estimate - outcome) AS gain
-  FROM scored
-)
-SELECT count(*) AS held_out, avg(base_error) AS base_error, avg(estimate_error) AS estimate_error,
-       avg(gain) AS gain, stddev_samp(gain) AS gain_sd,
-       (SELECT count(*) FROM decided WHERE held_out = 0) AS learned_from
-FROM gains
-"""  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -235,18 +299,22 @@ class Holdout:
 class Matcher:
     """Product ranking for one customer and the holdout check, on the backend of an FprData."""
 
-    def __init__(self, data, codes):
+    def __init__(self, data, codes, bits):
         self.data = data
         self.backend = data.backend
         self.codes = codes
+        self.bits = bits
 
     def _run(self, sql, params):
         return self.backend.query(sql.format(table=self.backend.table, live=self.data.live), params)
 
     def profile(self, customer_id):
         """The customer's segment and lifecycle stage (latest record) and affinity band (average), or None."""
-        sql, params = profiles_sql(self.backend.table, self.data.live, self.codes, one_customer=True)
-        frame = self.backend.query(sql, [*params, customer_id])
+        source, source_params = self.backend.relation(*self.builds()[0])
+        frame = self.backend.query(
+            f"SELECT * FROM {source} AS profiles WHERE customer_id = ?",  # noqa: S608
+            [*source_params, customer_id],
+        )
         if frame.empty:
             return None
         code = int(frame["profile_code"][0])
@@ -259,21 +327,24 @@ class Matcher:
         frame = self._run(CUSTOMER_PRODUCTS_SQL, [customer_id, customer_id])
         return {kind: sorted(frame.loc[frame["kind"] == kind, "product"]) for kind in ("recommended", "held")}
 
+    def builds(self):
+        """(name, SQL, parameters) of the relations Match reads, in the order they can be built."""
+        table, live, dialect = self.backend.table, self.data.live, self.backend.dialect
+        return [
+            ("customer_profiles", *profiles_sql(table, live, self.codes, self.bits, dialect)),
+            ("outcome_cells", *outcome_cells_sql(table, live, self.codes)),
+        ]
+
+    def outcome_cells(self):
+        """Decided recommendations counted by product, profile code, band, holdout and outcome (all records)."""
+        source, params = self.backend.relation(*self.builds()[1])
+        return self.backend.query(f"SELECT * FROM {source} AS outcomes", params)  # noqa: S608
+
     def cells(self):
-        """Decided and accepted recommendations per product, profile code and affinity band (all records)."""
-        sql, params = cells_sql(self.backend.table, self.data.live, self.codes)
-        return self.backend.query(sql, params)
+        return cells_from(self.outcome_cells())
 
     def holdout(self):
-        row = self._run(HOLDOUT_SQL, []).iloc[0]
-        return Holdout(
-            held_out=int(row["held_out"]),
-            learned_from=int(row["learned_from"]),
-            base_error=_float(row["base_error"]),
-            estimate_error=_float(row["estimate_error"]),
-            gain=_float(row["gain"]),
-            gain_sd=_float(row["gain_sd"]),
-        )
+        return holdout_from(self.outcome_cells())
 
 
 def rank_products(cells, profile, products):
@@ -290,7 +361,8 @@ def rank_products(cells, profile, products):
     offered = set(products["recommended"])
     held = {held_key(name) for name in products["held"]}
     totals = cells.groupby("product", sort=True)[["decided", "accepted"]].sum()
-    own = cells[(cells["profile_code"] == profile["code"]) & (cells["band"] == profile["band"])]
+    band = profile["band"]
+    own = cells[(cells["profile_code"] == profile["code"]) & (cells["band"] == band)] if band else cells.iloc[:0]
     similar = own.set_index("product")[["decided", "accepted"]]
     rows, held_out = [], []
     for product, total in totals.iterrows():

@@ -17,7 +17,7 @@ from finmatch_data import (
     Filters,
     FprData,
     WarehouseMissing,
-    forget_table_columns,
+    forget_derived_data,
     open_backend,
 )
 from finmatch_history import Entry, history_for, history_markdown
@@ -33,7 +33,7 @@ from finmatch_insights import (
     score,
     share,
 )
-from finmatch_match import Matcher, rank_products
+from finmatch_match import Matcher, cells_from, holdout_from, rank_products
 from finmatch_privacy import decide_access, mask_id, mask_personal, redact
 from finmatch_settings import (
     CACHE_TTL_SECONDS,
@@ -136,14 +136,18 @@ class Page:
     kpis: dict
     access: object
     today: date
+    options: dict
+    breakdowns: object  # FprData.breakdowns of the filters
+    recent: dict = None  # KPIs of the two compared periods, None when there is no comparison
+    before: dict = None
+    trend_note: str = ""
 
 
 # ---------- sidebar ----------
 
 
-def sidebar(data, access):
+def sidebar(options, access):
     """The filters (empty = all) and the viewer's access to customer data."""
-    options = ask(data, "filter_options")
     st.sidebar.header("Filters")
     segments = st.sidebar.multiselect("Customer segment", options["segments"], placeholder="All segments")
     product_types = st.sidebar.multiselect("Product held", options["product_types"], placeholder="All products")
@@ -159,7 +163,7 @@ def sidebar(data, access):
     st.sidebar.caption(("🔓 " if access.personal else "🔒 ") + access.reason)
     if st.sidebar.button("Reload data", help=f"Figures are reused for up to {CACHE_TTL_SECONDS // 60} minutes."):
         _cached.clear()
-        forget_table_columns()
+        forget_derived_data()
     return Filters(tuple(segments), tuple(product_types), tuple(stages), tuple(statuses), date_from, date_to)
 
 
@@ -225,8 +229,7 @@ NOISE_RULE = (
 
 
 def overview(page):
-    kpis = page.kpis
-    recent, before, trend_note = trends(page)
+    kpis, recent, before, trend_note = page.kpis, page.recent, page.before, page.trend_note
     st.caption(f"{kpis['records']:,} records selected ({page.filters.describe()}). {trend_note}")
     for row_start in (0, 4):
         for column, (label, key, show, define) in zip(st.columns(4), KPI_CARDS[row_start : row_start + 4], strict=True):
@@ -236,7 +239,7 @@ def overview(page):
                 st.caption(define(kpis))
     if recent is not None:
         st.caption(NOISE_RULE)
-    monthly_chart(ask(page.data, "monthly", page.filters))
+    monthly_chart(page.breakdowns.monthly())
     freshness = ask(page.data, "freshness")
     latest = freshness["latest_epoch"]
     latest_text = datetime.fromtimestamp(latest, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if latest else "n/a"
@@ -248,15 +251,17 @@ def overview(page):
     )
 
 
-def trend_periods(data, filters):
-    """The two periods the card deltas compare, as (after, up_to) pairs, and both in words; None without dates."""
+def trend_periods(filters, anchor):
+    """The two periods the card deltas compare, as (after, up_to) pairs, and both in words; None without dates.
+
+    `anchor` is the selection's last recommendation date, where the default comparison ends.
+    """
     if filters.date_from and filters.date_to:
         days = (filters.date_to - filters.date_from).days + 1
         start = filters.date_from - timedelta(days=1)
         recent, before = (start, filters.date_to), (start - timedelta(days=days), start)
         words = f"the selected {days} days ({filters.date_from} to {filters.date_to})"
     else:
-        anchor = ask(data, "last_recommendation_date", filters)
         if anchor is None:
             return None
         days = TREND_DAYS
@@ -267,26 +272,22 @@ def trend_periods(data, filters):
     return recent, before, words, earlier
 
 
-def trends(page):
-    """KPIs of the two compared periods (None when too few records to compare) and a note saying which."""
-    periods = trend_periods(page.data, page.filters)
+def figures_and_trends(data, filters, breakdowns):
+    """(selection KPIs, recent KPIs, earlier KPIs, a note saying which periods): the comparison is None when
+    either period has too few records to compare."""
+    periods = trend_periods(filters, breakdowns.last_date)
     if periods is None:
-        return None, None, "No recommendation dates to compare periods."
+        return ask(data, "kpis_with_periods", filters)[0], None, None, "No recommendation dates to compare periods."
     recent_period, before_period, words, earlier = periods
-    undated = page.filters.without_dates()
-    recent = ask(page.data, "kpis", undated, recent_period)
-    before = ask(page.data, "kpis", undated, before_period)
+    kpis, recent, before = ask(data, "kpis_with_periods", filters, recent_period, before_period)
     smallest = min(recent["records"], before["records"])
     if smallest < MIN_GROUP_RECORDS:
-        return (
-            None,
-            None,
-            (
-                f"No changes shown: comparing {words} with {earlier} needs {MIN_GROUP_RECORDS} records in each, "
-                f"and one has only {smallest}."
-            ),
+        note = (
+            f"No changes shown: comparing {words} with {earlier} needs {MIN_GROUP_RECORDS} records in each, "
+            f"and one has only {smallest}."
         )
-    return recent, before, f"Changes compare {words} with {earlier}, same filters otherwise."
+        return kpis, None, None, note
+    return kpis, recent, before, f"Changes compare {words} with {earlier}, same filters otherwise."
 
 
 def change_z(recent, before, key):
@@ -396,7 +397,7 @@ def bar_chart(frame, category, title, horizontal):
 
 
 def distributions(page):
-    data, filters = page.data, page.filters
+    breakdowns = page.breakdowns
     if page.kpis["records"] < MIN_GROUP_RECORDS:
         st.warning(
             f"Only {page.kpis['records']} records match the filters: these shapes can change a lot with a few "
@@ -404,22 +405,16 @@ def distributions(page):
         )
     left, right = st.columns(2)
     charts = [
-        (
-            left,
-            ask(data, "counts_by", "product_recommendation_status", filters),
-            "value",
-            "Recommendation status",
-            True,
-        ),
-        (right, ask(data, "affinity_bands", filters), "band", "Product affinity", False),
-        (left, ask(data, "counts_by", "customer_lifecycle_stage", filters), "value", "Lifecycle stage", True),
-        (right, ask(data, "counts_by", "product_type", filters, 10), "value", "Products held (top 10)", True),
-        (left, ask(data, "counts_by", "customer_segment", filters, 10), "value", "Segments (top 10)", True),
+        (left, breakdowns.counts("status"), "value", "Recommendation status", True),
+        (right, breakdowns.affinity_bands(), "band", "Product affinity", False),
+        (left, breakdowns.counts("stage"), "value", "Lifecycle stage", True),
+        (right, breakdowns.counts("product_type", 10), "value", "Products held (top 10)", True),
+        (left, breakdowns.counts("segment", 10), "value", "Segments (top 10)", True),
     ]
     for column, frame, category, title, horizontal in charts:
         column.altair_chart(bar_chart(frame, category, title, horizontal), width="stretch")
     with right:
-        acceptance_by_score_chart(ask(data, "acceptance_by_score", filters))
+        acceptance_by_score_chart(breakdowns.acceptance_by_score())
 
 
 def acceptance_by_score_chart(by_score):
@@ -482,7 +477,7 @@ def action_view(page):
         f"their most urgent one: 100 × ({weights}). A customer likely to leave who likes the product comes first. "
         f"Ages are counted to {page.today} (UTC)."
     )
-    ageing_chart(ask(page.data, "open_ages", page.filters, page.today))
+    ageing_chart(page.breakdowns.open_ages())
     limit = st.columns([1, 3])[0].number_input(
         "Customers to list", min_value=10, max_value=500, value=ACTION_LIST_SIZE, step=10
     )
@@ -539,11 +534,11 @@ CAMPAIGN_COLUMNS = {
 
 @st.fragment
 def campaign_view(page):
-    products = ask(page.data, "recommended_products")
+    products = page.campaigns.bits.products
     if not products:
         st.info("No product has been recommended yet, so there is nothing to build a campaign for.")
         return
-    options = ask(page.data, "filter_options")
+    options = page.options
     left, middle, right, size_column = st.columns([2, 2, 2, 1])
     product = left.selectbox("Product to offer", products)
     segments = middle.multiselect("Target segments", options["segments"], placeholder="All segments")
@@ -552,12 +547,11 @@ def campaign_view(page):
         "Customers in the list", min_value=10, max_value=5000, value=CAMPAIGN_LIST_SIZE, step=50
     )
     target = Target(product, tuple(segments), tuple(stages), int(size))
-    counts = ask(page.campaigns, "counts", target)
+    counts, ranked = ask(page.campaigns, "build", target)
     suppression_summary(page, target, counts)
     if counts["base_rate"] is None:
         st.info(f"No decided recommendation of {product} yet: there is no acceptance to estimate from.")
         return
-    ranked = ask(page.campaigns, "ranked", target)
     if ranked.empty:
         st.info("Every customer in the target already holds this product or has been recommended it.")
         return
@@ -649,14 +643,15 @@ def match_view(page):
         "(latest record's segment and stage, average affinity)"
     )
     products = ask(page.matcher, "customer_products", customer)
-    ranking, held = rank_products(ask(page.matcher, "cells"), profile, products)
+    outcomes = ask(page.matcher, "outcome_cells")
+    ranking, held = rank_products(cells_from(outcomes), profile, products)
     if held:
         st.caption(f"Not suggested because the customer already holds them: {', '.join(held)}.")
     if ranking.empty:
         st.info("This customer has been offered, or already holds, every product that has decided recommendations.")
     else:
         st.dataframe(ranking_table(ranking), hide_index=True, width="stretch")
-    holdout = ask(page.matcher, "holdout")
+    holdout = holdout_from(outcomes)
     notice = st.success if holdout.has_signal else st.info if holdout.enough else st.warning
     notice(holdout.verdict())
 
@@ -828,7 +823,8 @@ def explorer(page):
         st.caption("Customer names, emails and ids are masked for you, so they cannot be searched.")
     size_column, page_column, _ = st.columns([1, 1, 2])
     page_size = size_column.selectbox("Rows per page", [25, 50, 100])
-    total = ask(page.data, "match_count", page.filters, search, personal)
+    # Without a search the explorer shows the whole selection, already counted for the cards.
+    total = ask(page.data, "match_count", page.filters, search, personal) if search.strip() else page.kpis["records"]
     pages = max((total + page_size - 1) // page_size, 1)
     number = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
     frame = ask(page.data, "explore", page.filters, search, int(number), page_size, personal)
@@ -871,22 +867,45 @@ def main():
     except WarehouseMissing as missing:
         st.info(str(missing))
         return
-    data = FprData(backend)
-    if ask(data, "kpis", Filters())["records"] == 0:
+    with backend.reading():  # locally: the warehouse stays attached for this run only
+        show_page(FprData(backend))
+
+
+def show_page(data):
+    today = utc_today()
+    everything = ask(data, "breakdowns", Filters(), today)
+    if everything.records == 0:
         st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
         return
+    options = everything.filter_options()
+    campaigns = campaigns_for(data, options, ask(data, "recommended_products"))
+    # Locally, the per-customer tables Match and the campaign lists read are built in the background while
+    # the tabs before them are computed; in Snowflake each statement computes what it reads.
+    data.backend.prefetch(campaigns.builds())
     access = viewer_access(data)
-    filters = sidebar(data, access)
-    kpis = ask(data, "kpis", filters)
-    st.sidebar.caption(f"Source: {backend.name} · {kpis['records']:,} records selected")
+    filters = sidebar(options, access)
+    breakdowns = everything if filters == Filters() else ask(data, "breakdowns", filters, today)
+    kpis, recent, before, trend_note = figures_and_trends(data, filters, breakdowns)
+    st.sidebar.caption(f"Source: {data.backend.name} · {kpis['records']:,} records selected")
     tabs = st.tabs(TABS)
     if kpis["records"] == 0:
         for tab in tabs:
             tab.warning(NO_MATCH)
         return
-    options = ask(data, "filter_options")
-    campaigns = campaigns_for(data, options)
-    page = Page(data, Matcher(data, campaigns.codes), campaigns, filters, kpis, access, utc_today())
+    page = Page(
+        data,
+        Matcher(data, campaigns.codes, campaigns.bits),
+        campaigns,
+        filters,
+        kpis,
+        access,
+        today,
+        options,
+        breakdowns,
+        recent,
+        before,
+        trend_note,
+    )
     for tab, view in zip(tabs, VIEWS, strict=True):
         with tab:
             guarded(view, page)

@@ -6,11 +6,12 @@ expected value; never against the app's own queries or formatters.
 """
 
 import shutil
+from datetime import date
 
 import duckdb
 import pytest
 from finmatch_campaign import Target, campaigns_for
-from finmatch_data import DuckDBBackend, FprData
+from finmatch_data import DuckDBBackend, Filters, FprData
 from finmatch_match import Matcher, rank_products
 from test_finmatch_app import LIVE, campaign_frame, sql
 
@@ -117,9 +118,16 @@ def expected_counts(warehouse, product):
     )[0]
 
 
-def campaigns(warehouse):
+def campaign_tools(warehouse):
+    """The app's Campaigns and Matcher on a warehouse, set up as the page sets them up."""
     data = FprData(DuckDBBackend(warehouse))
-    return campaigns_for(data, data.filter_options())
+    options = data.breakdowns(Filters(), date.today()).filter_options()
+    lists = campaigns_for(data, options, data.recommended_products())
+    return lists, Matcher(data, lists.codes, lists.bits)
+
+
+def campaigns(warehouse):
+    return campaign_tools(warehouse)[0]
 
 
 @pytest.mark.parametrize("product", ["Investment", "Insurance", "Savings Account"])
@@ -185,9 +193,7 @@ def test_targeting_keeps_only_the_chosen_profiles(finmatch_warehouse):
 
 
 def test_a_customers_estimate_is_the_same_in_the_campaign_list_and_in_match(finmatch_warehouse):
-    data = FprData(DuckDBBackend(finmatch_warehouse))
-    lists = campaigns_for(data, data.filter_options())
-    matcher = Matcher(data, lists.codes)
+    lists, matcher = campaign_tools(finmatch_warehouse)
     ranked = lists.ranked(Target("Mortgage", size=20))
 
     for row in ranked.head(5).itertuples():
@@ -223,8 +229,7 @@ def several_records_per_customer(finmatch_warehouse, tmp_path_factory):
 
 
 def test_profiles_follow_the_latest_record_with_the_documented_tie_rule(several_records_per_customer):
-    data = FprData(DuckDBBackend(several_records_per_customer))
-    matcher = Matcher(data, campaigns_for(data, data.filter_options()).codes)
+    _, matcher = campaign_tools(several_records_per_customer)
 
     expected = sql(
         several_records_per_customer,

@@ -9,10 +9,9 @@ import shutil
 
 import duckdb
 import pytest
-from finmatch_campaign import campaigns_for
-from finmatch_data import DuckDBBackend, FprData
-from finmatch_match import Holdout, Matcher, rank_products
+from finmatch_match import Holdout, rank_products
 from test_finmatch_app import LIVE, dataframe_with, sql
+from test_finmatch_campaign import campaign_tools
 
 BAND = (
     "CASE WHEN {0} IS NULL THEN NULL WHEN {0} < 0.25 THEN 'Low' WHEN {0} < 0.5 THEN 'Medium-Low' "
@@ -85,8 +84,7 @@ def expected_ranking(warehouse, customer):
 
 
 def matcher_for(warehouse):
-    data = FprData(DuckDBBackend(warehouse))
-    return Matcher(data, campaigns_for(data, data.filter_options()).codes)
+    return campaign_tools(warehouse)[1]
 
 
 @pytest.mark.parametrize("customer", ["CUST_000010", "CUST_000321", "CUST_000428", "CUST_000749"])

@@ -14,6 +14,7 @@ a JSON file, so that two versions of the app can be compared on the same warehou
 """
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -201,8 +202,19 @@ def figures(at):
             [kind, element.value] for kind in ("info", "success", "warning", "error") for element in getattr(at, kind)
         ],
         "tables": [frame.value.astype(str).to_dict("split") for frame in at.dataframe],
+        "charts": [chart_rows(chart) for chart in at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")],
     }
     return json.loads(json.dumps(shown, default=str))
+
+
+def chart_rows(chart):
+    """The rows a chart draws, by layer data (Streamlit sends them as Arrow streams beside the spec)."""
+    import pyarrow
+
+    return sorted(
+        (pyarrow.ipc.open_stream(dataset.data.data).read_all().to_pandas().astype(str).to_dict("split")["data"])
+        for dataset in chart.proto.datasets
+    )
 
 
 def run_once(warehouse, record_figures):
@@ -215,6 +227,9 @@ def run_once(warehouse, record_figures):
     from streamlit.testing.v1 import AppTest
 
     st.cache_data.clear()
+    forget_derived = getattr(importlib.import_module("finmatch_data"), "forget_derived_data", None)
+    if forget_derived:  # what Reload data does: tables derived in memory are computed again
+        forget_derived()
     at = AppTest.from_file(str(APP), default_timeout=600)
     times, shown = {}, {}
     started = time.perf_counter()
