@@ -220,7 +220,8 @@ class LocalStore:
         import duckdb
 
         self.path, self.version = path, version
-        self.connection = duckdb.connect()
+        # Row order is never relied on (every ordered answer says ORDER BY), so DuckDB need not keep it.
+        self.connection = duckdb.connect(config={"preserve_insertion_order": False})
         self.lock = threading.Lock()  # guards the attachment count and the table book-keeping
         self.users = 0
         self.tables = {}  # name -> threading.Event, set once the table exists
@@ -590,11 +591,24 @@ class FprData:
 
     def recommended_products(self):
         """Every product that has been recommended, alphabetically."""
-        frame = self._run(
-            "SELECT DISTINCT product_recommendation AS product FROM {table} WHERE {where} "
-            "AND product_recommendation IS NOT NULL ORDER BY 1 ASC NULLS LAST"
-        )
-        return list(frame["product"])
+        return self.vocabulary()["products"]
+
+    def vocabulary(self):
+        """Every value of each filter column and of the products recommended, and the recommendation date
+        range, in one statement: what the sidebar offers and what Match and the campaigns are coded with."""
+        selects = [
+            f"SELECT DISTINCT '{field}' AS field, {column} AS value FROM {{table}} WHERE {{where}} "
+            f"AND {column} IS NOT NULL"
+            for field, column in VOCABULARY_COLUMNS
+        ]
+        values = self._run(" UNION ALL ".join(selects) + " ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST")
+        vocabulary = {field: list(values.loc[values["field"] == field, "value"]) for field, _ in VOCABULARY_COLUMNS}
+        dates = self._run(
+            "SELECT min(product_recommendation_date) AS first_date, max(product_recommendation_date) AS last_date "
+            "FROM {table} WHERE {where}"
+        ).iloc[0]
+        vocabulary["dates"] = (_as_date(dates["first_date"]), _as_date(dates["last_date"]))
+        return vocabulary
 
     def breakdowns(self, filters, today):
         """Every chart's counts in one statement (see Breakdowns).
@@ -764,7 +778,13 @@ class FprData:
 
 
 FINE_KEYS = ("status", "stage", "product_type", "segment", "band", "score_from")
-FILTER_KEYS = (("segments", "segment"), ("product_types", "product_type"), ("stages", "stage"), ("statuses", "status"))
+VOCABULARY_COLUMNS = (
+    ("segments", "customer_segment"),
+    ("product_types", "product_type"),
+    ("stages", "customer_lifecycle_stage"),
+    ("statuses", "product_recommendation_status"),
+    ("products", "product_recommendation"),
+)
 
 
 class Breakdowns:
@@ -796,12 +816,6 @@ class Breakdowns:
     def values(self, key):
         """Every value present, alphabetically."""
         return sorted(self._rows(key, keep_null=False)["value"])
-
-    def filter_options(self):
-        """Every value of each filter column and the recommendation date range (of unfiltered breakdowns)."""
-        options = {field: self.values(key) for field, key in FILTER_KEYS}
-        options["dates"] = (self.first_date, self.last_date)
-        return options
 
     def _counted(self, key, labels):
         rows = self._rows(key, keep_null=False)

@@ -873,15 +873,18 @@ def main():
 
 def show_page(data):
     today = utc_today()
+    options = ask(data, "vocabulary")
+    if options["dates"][1] is None and not options["statuses"]:
+        st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
+        return
+    campaigns = campaigns_for(data, options, options["products"])
+    # Locally, the per-customer tables Match and the campaign lists read are built in the background while
+    # the other tabs are computed; in Snowflake each statement computes what it reads.
+    data.backend.prefetch(campaigns.builds())
     everything = ask(data, "breakdowns", Filters(), today)
     if everything.records == 0:
         st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
         return
-    options = everything.filter_options()
-    campaigns = campaigns_for(data, options, ask(data, "recommended_products"))
-    # Locally, the per-customer tables Match and the campaign lists read are built in the background while
-    # the tabs before them are computed; in Snowflake each statement computes what it reads.
-    data.backend.prefetch(campaigns.builds())
     access = viewer_access(data)
     filters = sidebar(options, access)
     breakdowns = everything if filters == Filters() else ask(data, "breakdowns", filters, today)

@@ -6,12 +6,11 @@ expected value; never against the app's own queries or formatters.
 """
 
 import shutil
-from datetime import date
 
 import duckdb
 import pytest
 from finmatch_campaign import Target, campaigns_for
-from finmatch_data import DuckDBBackend, Filters, FprData
+from finmatch_data import DuckDBBackend, FprData
 from finmatch_match import Matcher, rank_products
 from test_finmatch_app import LIVE, campaign_frame, sql
 
@@ -121,8 +120,8 @@ def expected_counts(warehouse, product):
 def campaign_tools(warehouse):
     """The app's Campaigns and Matcher on a warehouse, set up as the page sets them up."""
     data = FprData(DuckDBBackend(warehouse))
-    options = data.breakdowns(Filters(), date.today()).filter_options()
-    lists = campaigns_for(data, options, data.recommended_products())
+    options = data.vocabulary()
+    lists = campaigns_for(data, options, options["products"])
     return lists, Matcher(data, lists.codes, lists.bits)
 
 

@@ -443,10 +443,10 @@ def test_queries_per_interaction_are_few_and_a_repeat_costs_none(in_snowflake, s
 
 # Documented in docs/finmatch.md.
 EXPECTED_STATEMENTS = {
-    # the columns, the charts' counts, the products recommended, the viewer, the cards with both compared
-    # periods, the freshness, the action list, the explorer page, the campaign list, Match's holdout cells,
-    # the customer's profile and products, the history listing
-    "first load": 13,
+    # the columns, the values of every filter and the products recommended, the date range, the charts'
+    # counts, the viewer, the cards with both compared periods, the freshness, the action list, the explorer
+    # page, the campaign list, Match's holdout cells, the customer's profile and products, the history listing
+    "first load": 14,
     "same page again": 0,
     "segment filter": 6,  # charts, cards, action list, explorer page, and Match's new first customer (2)
     "explorer page 2": 1,
