@@ -502,14 +502,14 @@ def ageing_chart(ages):
     if not total:
         return
     chart = (
-        alt.Chart(ages, title=f"Open recommendations by age ({total:,})")
+        alt.Chart(ages, title=alt.Title(f"Open recommendations by age ({total:,})", anchor="start"))
         .mark_bar()
         .encode(
             x=alt.X("bucket:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("records:Q", title="Open recommendations"),
             tooltip=[alt.Tooltip("bucket:N", title="Open for"), alt.Tooltip("records:Q", title="Recommendations")],
         )
-        .properties(height=180)
+        .properties(height=200, padding={"top": 8, "left": 5, "right": 5, "bottom": 5})
     )
     st.altair_chart(chart, width="stretch")
 
@@ -764,7 +764,12 @@ def save_history(history, entry):
 def show_entry(entry):
     st.caption(f"Generated {entry.title()}.")
     for focus, text in entry.sections.items():
-        st.markdown(f"#### {focus}\n{text}")
+        st.markdown(f"#### {focus}\n{as_plain_markdown(text)}")
+
+
+def as_plain_markdown(text):
+    """Dollar amounts as text: Streamlit's markdown reads a pair of $ signs as a formula."""
+    return text.replace("$", "\\$")
 
 
 HISTORY_KEY = "finmatch_history_entries"

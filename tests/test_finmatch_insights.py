@@ -132,3 +132,12 @@ def test_acceptance_claims_are_by_product_recommended_as_match_ranks_them(finmat
     for sentence in everything.replace("**", "").split(". "):
         if "accept" in sentence and any(name in sentence for name in ("Insurance", "Mortgage", "Loan")):
             assert "product recommended" in sentence or "recommended" in sentence, sentence
+
+
+def test_dollar_amounts_in_the_insights_are_shown_as_text_not_read_as_formulas(app_on, finmatch_warehouse):
+    at = app_on(finmatch_warehouse).run()
+    next(element for element in at.button if element.label == "Generate insights").click().run()
+
+    (financial,) = [block.value for block in at.markdown if block.value.startswith("#### Financial impact")]
+    assert "\\$" in financial
+    assert "$" not in financial.replace("\\$", "")
