@@ -224,6 +224,8 @@ def several_records_per_customer(finmatch_warehouse, tmp_path_factory):
             "UPDATE tester.fpr_records SET last_updated_epoch = NULL WHERE record_id = "
             "(SELECT max(record_id) FROM tester.fpr_records WHERE customer_id = 'CUST_000102')"
         )
+        # No change time on any record of CUST_000103: its profile still comes from one of them.
+        db.execute("UPDATE tester.fpr_records SET last_updated_epoch = NULL WHERE customer_id = 'CUST_000103'")
     return path
 
 
@@ -237,7 +239,7 @@ def test_profiles_follow_the_latest_record_with_the_documented_tie_rule(several_
           SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY coalesce(last_updated_epoch, -1) DESC,
                  customer_segment DESC NULLS LAST, customer_lifecycle_stage DESC NULLS LAST) AS nth
           FROM (SELECT * {LIVE})
-        ) WHERE nth = 1 AND customer_id IN ('CUST_000100', 'CUST_000101', 'CUST_000102', 'CUST_000120')
+        ) WHERE nth = 1 AND customer_id IN ('CUST_000100', 'CUST_000101', 'CUST_000102', 'CUST_000103', 'CUST_000120')
         ORDER BY 1
         """,
     )
