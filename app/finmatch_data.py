@@ -736,8 +736,10 @@ class FprData:
         if not search.strip():
             return "", []
         columns = (*OPEN_SEARCH_COLUMNS, *PERSONAL_SEARCH_COLUMNS) if personal else OPEN_SEARCH_COLUMNS
-        condition = " AND (" + " OR ".join(f"{column} ILIKE ?" for column in columns) + ")"
-        return condition, [f"%{search.strip()}%"] * len(columns)
+        # The text as typed, case ignored: CONTAINS takes no wildcards (ILIKE would read _ and % as
+        # wildcards) and is about twice as fast on a column of unique ids.
+        condition = " AND (" + " OR ".join(f"CONTAINS(LOWER({column}), ?)" for column in columns) + ")"
+        return condition, [search.strip().lower()] * len(columns)
 
     def match_count(self, filters, search="", personal=False):
         """How many records match the filters and the search.
