@@ -344,6 +344,20 @@ def test_every_statement_of_every_tab_parses_as_snowflake_sql(in_snowflake, snow
     assert [tab.label for tab in at.tabs] == TABS
 
 
+def test_every_function_called_is_one_snowflake_has(in_snowflake, snowflake_session):
+    """sqlglot parses an unknown function as an anonymous one without complaint: a DuckDB-only function sent
+    to Snowflake would parse. Only AI_COMPLETE, which sqlglot does not model, may be anonymous."""
+    every_interaction(in_snowflake)
+
+    anonymous = {
+        node.name.upper()
+        for statement in statements(snowflake_session).values()
+        for node in statement.walk()
+        if isinstance(node, exp.Anonymous)
+    }
+    assert anonymous == {"AI_COMPLETE"}
+
+
 def test_every_order_by_says_where_nulls_go(in_snowflake, snowflake_session):
     """Each sort key (ORDER BY and window ORDER BY alike) is followed by NULLS FIRST or NULLS LAST in the text sent.
 
