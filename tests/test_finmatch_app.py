@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pandas as pd
 from conftest import SOFT_DELETED
-from finmatch_insights import compact_money, money, score, share
 
 LIVE = "FROM tester.fpr_records WHERE NOT coalesce(_fivetran_deleted, false)"
 TABS = ["Overview", "Distributions", "Who to act on", "Campaigns", "Match", "Insights", "Data explorer"]
@@ -22,6 +21,27 @@ SALE_AFTER_ACCEPTANCE = (
     "product_recommendation_status = 'Accepted' AND product_sales_date >= product_recommendation_date "
     "AND product_sales_amount IS NOT NULL"
 )
+
+
+# How the cards print their figures, written out here rather than taken from the app's formatters.
+def share(value):
+    return f"{value:.1%}"
+
+
+def score(value):
+    return f"{value:.3f}"
+
+
+def money(value):
+    return f"${value:,.2f}"
+
+
+def compact_money(value):
+    """Totals in millions or thousands with two decimals, as the sales card prints them."""
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= size:
+            return f"${value / size:,.2f}{unit}"
+    return money(value)
 
 
 def sql(warehouse, query):

@@ -17,7 +17,6 @@ import duckdb
 import pytest
 import requests
 from conftest import APP_DIR
-from finmatch_insights import share
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS_ENV = "FINMATCH_SCREENSHOTS"
@@ -121,7 +120,7 @@ def test_every_tab_renders_in_chromium_with_figures_equal_to_sql(
             "FROM tester.fpr_records WHERE NOT coalesce(_fivetran_deleted, false)"
         ).fetchone()
     acceptance_card = page.locator('[data-testid="stMetric"]', has_text="Acceptance rate")
-    assert share(acceptance) in acceptance_card.inner_text()
+    assert f"{acceptance:.1%}" in acceptance_card.inner_text()
     assert page.get_by_text("Deploy", exact=True).count() == 0
     screenshot(page, screenshots, "overview")
 

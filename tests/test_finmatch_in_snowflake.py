@@ -20,7 +20,6 @@ import duckdb
 import pandas as pd
 import pytest
 import sqlglot
-from finmatch_insights import share
 from sqlglot import exp
 from test_finmatch_app import (
     LIVE,
@@ -178,7 +177,7 @@ def test_insights_come_from_ai_complete_with_the_default_model_and_are_kept_besi
     ):
         assert focus in call["prompt"]
         assert f"Records in selection: {records} " in call["prompt"]
-        assert f"Acceptance rate (accepted / decided): {share(accepted / decided)}" in call["prompt"]
+        assert f"Acceptance rate (accepted / decided): {accepted / decided:.1%}" in call["prompt"]
         assert "Acceptance by segment" not in call["prompt"]  # filtered to one segment: nothing to compare
     text = "\n".join(block.value for block in at.markdown)
     assert f"{CORTEX_ANSWER} (1)" in text and f"{CORTEX_ANSWER} (4)" in text
