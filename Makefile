@@ -11,6 +11,8 @@ SYNC_DEPS := $(VENV)/.sync-installed
 APP_DEPS := $(VENV)/.app-installed
 DEV_DEPS := $(VENV)/.dev-installed
 SQL ?=
+# make benchmark-app: how many generated records FinMatch is timed on.
+ROWS ?= 10000000
 
 # The local project folder (tools/stage.py): make sync writes its warehouse and state there.
 LOCAL_PROJECT := build/connector
@@ -43,7 +45,7 @@ URLLIB3_OLDEST := 1.26.0
 URLLIB3_NEWEST := 2.8.0
 
 .PHONY: help install sync sync-changes app api query test test-fast test-thorough test-urllib3 test-app-sis check-urllib3-bounds lint format \
-	benchmark package check-package configuration check-connection deploy snow-cli deploy-app reset clean
+	benchmark benchmark-app package check-package configuration check-connection deploy snow-cli deploy-app reset clean
 
 help:
 	@echo "make sync              start the local FPR API, sync it into $(LOCAL_PROJECT)/files/warehouse.db, show what landed"
@@ -57,6 +59,7 @@ help:
 	@echo "make lint              ruff check and format check"
 	@echo "make format            apply ruff formatting and safe fixes"
 	@echo "make benchmark         print speed and memory figures"
+	@echo "make benchmark-app     FinMatch's first load and each interaction on a generated warehouse (ROWS=$(ROWS))"
 	@echo "make api               serve the local FPR API on http://127.0.0.1:8765 until Ctrl-C"
 	@echo "make query             summarise the local warehouse (SQL=\"...\" to run your own query)"
 	@echo "make configuration     write $(LOCAL_PROJECT)/configuration.json from the setup form, API key encrypted"
@@ -159,6 +162,9 @@ format: $(DEV_DEPS)
 
 benchmark: $(DEV_DEPS)
 	$(PY) tools/benchmark.py
+
+benchmark-app: $(DEV_DEPS)
+	$(PY) tools/benchmark_app.py --rows $(ROWS)
 
 package: $(SYNC_DEPS)
 	$(PY) tools/package.py

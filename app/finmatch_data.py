@@ -1,23 +1,33 @@
 """FinMatch's data access: every figure is SQL over the whole fpr_records table.
 
 Two backends run the same SQL: DuckDB on the warehouse `make sync` writes
-(build/connector/files/warehouse.db, schema `tester`, opened read-only per query so a running sync is
-never blocked), and the active Snowpark session inside Streamlit in Snowflake
-(FPR_RECORDS in the current database and schema). Soft-deleted rows are excluded.
+(build/connector/files/warehouse.db, schema `tester`, opened read-only so a running sync is never
+blocked for long), and the active Snowpark session inside Streamlit in Snowflake (FPR_RECORDS in the
+current database and schema). Where the engines differ the SQL says so explicitly, never by default:
+
+- every ORDER BY key names its NULL placement (Snowflake sorts NULLs first in a descending order,
+  DuckDB last);
+- dates are passed as 'YYYY-MM-DD' text with an explicit format, never through the account's input
+  format, and timestamps are shown in UTC by a formatted conversion;
+- every ratio divides a DOUBLE, so that Snowflake never rounds it to a fixed-point scale;
+- only live rows count: not soft-deleted (`_fivetran_deleted`) and, when the table is kept in
+  Fivetran's history mode, only the active version of each record (`_fivetran_active`).
 """
 
 import os
+import threading
 import uuid
 import weakref
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from finmatch_settings import HIGH_AFFINITY
 
 DEFAULT_WAREHOUSE = Path(__file__).resolve().parent.parent / "build" / "connector" / "files" / "warehouse.db"
 WAREHOUSE_ENV = "FINMATCH_WAREHOUSE"
-NOT_DELETED = "COALESCE(_fivetran_deleted, FALSE) = FALSE"
 ACCEPTED, DECLINED = "Accepted", "Declined"
 OPEN_STATUSES = ("Pending", "In Progress")
 AFFINITY_BANDS = ("Low", "Medium-Low", "Medium-High", "High")
@@ -29,14 +39,33 @@ IS_OPEN = "product_recommendation_status IN ('Pending', 'In Progress')"
 IS_SALE_AFTER_ACCEPTANCE = (
     f"{IS_ACCEPTED} AND product_sales_amount IS NOT NULL AND product_sales_date >= product_recommendation_date"
 )
+# Age of an open recommendation in days; the upper bound of each bucket (None: no upper bound).
+AGE_BUCKETS = (
+    ("0–30 days", 30),
+    ("31–90 days", 90),
+    ("91–180 days", 180),
+    ("181–365 days", 365),
+    ("over a year", None),
+)
+NO_DATE = "no date"
 
 
 def affinity_band_sql(column):
     """The four affinity bands: Low < 0.25 <= Medium-Low < 0.5 <= Medium-High < 0.75 <= High."""
     return (
         f"CASE WHEN {column} IS NULL THEN NULL WHEN {column} < 0.25 THEN 'Low' WHEN {column} < 0.5 THEN 'Medium-Low' "
-        f"WHEN {column} < 0.75 THEN 'Medium-High' ELSE 'High' END"
+        f"WHEN {column} < {HIGH_AFFINITY} THEN 'Medium-High' ELSE 'High' END"
     )
+
+
+def ratio_sql(part, whole):
+    """part / whole as a DOUBLE in both engines (NULL when whole is 0)."""
+    return f"CAST({part} AS DOUBLE) / NULLIF({whole}, 0)"
+
+
+def age_bucket_sql(age):
+    cases = " ".join(f"WHEN {age} <= {upper} THEN '{label}'" for label, upper in AGE_BUCKETS if upper is not None)
+    return f"CASE WHEN {age} IS NULL THEN '{NO_DATE}' {cases} ELSE '{AGE_BUCKETS[-1][0]}' END"
 
 
 # The action score: churn risk weighs most (a customer about to leave), then how much the
@@ -75,31 +104,94 @@ class WarehouseMissing(RuntimeError):
     """There is no table to read yet; the message says what to run."""
 
 
-class DuckDBBackend:
-    """Runs SQL on a local DuckDB warehouse, one short read-only connection per query."""
+class DuckDBDialect:
+    """SQL that differs in DuckDB, for the local warehouse."""
 
-    table = "tester.fpr_records"
+    def date(self):
+        """A 'YYYY-MM-DD' parameter as a DATE, parsed with that format."""
+        return "CAST(strptime(?, '%Y-%m-%d') AS DATE)"
+
+    def utc_minute(self, timestamp):
+        """A TIMESTAMP WITH TIME ZONE as 'YYYY-MM-DD HH:MM' in UTC, whatever the session's time zone."""
+        return f"strftime({timestamp} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M')"
+
+    def bit_or(self, value):
+        """The bitwise OR of a column's integers, as an aggregate."""
+        return f"bit_or({value})"
+
+    def has_bit(self, mask, bit):
+        return f"({mask} & {int(bit)}) <> 0"
+
+
+class SnowflakeDialect:
+    """SQL that differs in Snowflake: formats are written out, never taken from the account's parameters."""
+
+    def date(self):
+        return "TO_DATE(?, 'YYYY-MM-DD')"
+
+    def utc_minute(self, timestamp):
+        return f"TO_VARCHAR(CONVERT_TIMEZONE('UTC', {timestamp}), 'YYYY-MM-DD HH24:MI')"
+
+    def bit_or(self, value):
+        return f"BITOR_AGG({value})"
+
+    def has_bit(self, mask, bit):
+        return f"BITAND({mask}, {int(bit)}) <> 0"
+
+
+class DuckDBBackend:
+    """Runs SQL on a local DuckDB warehouse, attached read-only only while a page is being computed.
+
+    Queries run in an in-memory DuckDB database of this version of the warehouse, which attaches the
+    warehouse file read-only for one query, or for a whole page run inside `reading()`, and detaches it
+    after, so that a sync is never locked out for longer than a page takes. The same in-memory database
+    keeps the derived tables the app materialises (see `relation`), until the warehouse changes.
+    """
+
+    table = "warehouse.tester.fpr_records"
     name = "local DuckDB"
     in_snowflake = False
     has_cortex = False
+    dialect = DuckDBDialect()
 
     def __init__(self, path):
         self.path = Path(path)
 
     @property
     def cache_key(self):
-        """Changes whenever a sync rewrites the warehouse, so cached figures never outlive it."""
-        stat = self.path.stat()
-        return f"duckdb:{self.path}:{stat.st_mtime_ns}:{stat.st_size}"
+        """Changes whenever a sync rewrites the warehouse or its write-ahead log: cached figures never outlive it."""
+        parts = [str(self.path)]
+        for file in (self.path, self.path.with_name(self.path.name + ".wal")):
+            if file.exists():
+                stat = file.stat()
+                parts += [str(stat.st_mtime_ns), str(stat.st_size)]
+        return "duckdb:" + ":".join(parts)
+
+    def _store(self):
+        return LocalStore.for_version(self.path, self.cache_key)
+
+    def reading(self):
+        """Keeps the warehouse attached for the queries inside the block (one page run)."""
+        return self._store().attached()
 
     def query(self, sql, params=()):
-        import duckdb
-
-        with duckdb.connect(str(self.path), read_only=True) as connection:
+        with self._store().attached() as connection:
             result = connection.execute(sql, list(params))
             names = [column[0] for column in result.description]
             frame = pd.DataFrame.from_records(result.fetchall(), columns=names)
         return _lowercase(frame)
+
+    def relation(self, name, sql, params):
+        """(SQL, parameters) to read the result of `sql` from: here a table materialised once per warehouse version."""
+        return self._store().materialised(name, sql, params), []
+
+    def reference(self, name, sql, params):
+        """(SQL, parameters) naming relation `name` without building it (for a relation built from it)."""
+        return name, []
+
+    def prefetch(self, builds):
+        """Starts materialising relations, (name, SQL, parameters) each, in the background."""
+        self._store().prefetch(builds)
 
     def table_exists(self):
         import duckdb
@@ -114,6 +206,105 @@ class DuckDBBackend:
         return found == 1
 
 
+class LocalStore:
+    """The in-memory DuckDB database of one version of a local warehouse, and the tables derived from it.
+
+    Each query runs on a cursor of its own, so that a derived table can be built in the background
+    while the page's other queries run. The warehouse is attached while any query or build runs.
+    """
+
+    _stores = {}  # warehouse path -> its store; a new version replaces the old one
+    _guard = threading.Lock()
+
+    def __init__(self, path, version):
+        import duckdb
+
+        self.path, self.version = path, version
+        # Row order is never relied on (every ordered answer says ORDER BY), so DuckDB need not keep it.
+        self.connection = duckdb.connect(config={"preserve_insertion_order": False})
+        self.lock = threading.Lock()  # guards the attachment count and the table book-keeping
+        self.users = 0
+        self.tables = {}  # name -> threading.Event, set once the table exists
+        self.failures = {}  # name -> the error that stopped its build
+
+    @classmethod
+    def for_version(cls, path, version):
+        with cls._guard:
+            store = cls._stores.get(str(path))
+            if store is None or store.version != version:
+                if store is not None:
+                    store.close()
+                store = cls._stores[str(path)] = cls(path, version)
+            return store
+
+    @classmethod
+    def forget_all(cls):
+        """Drops every derived table (Reload data; a benchmark's first load)."""
+        with cls._guard:
+            for store in cls._stores.values():
+                store.close()
+            cls._stores.clear()
+
+    @contextmanager
+    def attached(self):
+        """A cursor with the warehouse attached as `warehouse`; detached when the last user leaves."""
+        with self.lock:
+            if self.users == 0:
+                quoted = str(self.path).replace("'", "''")
+                self.connection.execute(f"ATTACH '{quoted}' AS warehouse (READ_ONLY)")
+            self.users += 1
+        cursor = self.connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    self.connection.execute("DETACH warehouse")
+
+    def materialised(self, name, sql, params):
+        """The table `name` holding the result of `sql`, built now unless built or being built already."""
+        with self.lock:
+            done = self.tables.get(name)
+            building = done is None
+            if building:
+                done = self.tables[name] = threading.Event()
+        if building:
+            self._build(name, sql, params, done)
+        done.wait()
+        if name in self.failures:
+            raise self.failures[name]
+        return name
+
+    def prefetch(self, builds):
+        """Starts building tables in the background, one after the other, so that the page's other queries run
+        meanwhile. `builds` are (name, SQL, parameters), each reading only the warehouse or tables before it."""
+        pending = []
+        with self.lock:
+            for name, sql, params in builds:
+                if name not in self.tables:
+                    pending.append((name, sql, params, self.tables.setdefault(name, threading.Event())))
+        if pending:
+            threading.Thread(target=self._build_all, args=(pending,), daemon=True).start()
+
+    def _build_all(self, pending):
+        for build in pending:
+            self._build(*build)
+
+    def _build(self, name, sql, params, done):
+        try:
+            with self.attached() as cursor:
+                cursor.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", list(params))
+        except Exception as error:  # the page that reads it says so
+            self.failures[name] = error
+        finally:
+            done.set()
+
+    def close(self):
+        self.connection.close()
+
+
 class SnowparkBackend:
     """Runs SQL through the active Snowpark session, on FPR_RECORDS in the current database and schema."""
 
@@ -121,6 +312,7 @@ class SnowparkBackend:
     name = "Snowflake"
     in_snowflake = True
     has_cortex = True
+    dialect = SnowflakeDialect()
 
     def __init__(self, session):
         self.session = session
@@ -135,6 +327,19 @@ class SnowparkBackend:
     def execute(self, sql, params=()):
         """Runs a statement that returns no rows (DDL, INSERT)."""
         self.session.sql(sql, params=list(params)).collect()
+
+    def reading(self):
+        return nullcontext()
+
+    def relation(self, name, sql, params):
+        """(SQL, parameters) to read the result of `sql` from: in Snowflake, the query itself."""
+        return f"({sql})", list(params)
+
+    def reference(self, name, sql, params):
+        return self.relation(name, sql, params)
+
+    def prefetch(self, builds):
+        """Nothing to do: Snowflake computes each relation inside the statement that reads it."""
 
     def table_exists(self):
         return True
@@ -185,9 +390,41 @@ def _active_snowpark_session():
         return None
 
 
+# Which columns the table has, per backend version: read once, with a statement that returns no rows.
+_TABLE_COLUMNS = {}
+
+
+def table_columns(backend):
+    key = backend.cache_key
+    if key not in _TABLE_COLUMNS:
+        frame = backend.query(f"SELECT * FROM {backend.table} LIMIT 0")  # noqa: S608
+        _TABLE_COLUMNS[key] = frozenset(frame.columns)
+    return _TABLE_COLUMNS[key]
+
+
+def forget_derived_data():
+    """Forgets what was read about the table and every table derived from it (Reload data)."""
+    _TABLE_COLUMNS.clear()
+    LocalStore.forget_all()
+
+
+def live_condition(columns):
+    """Rows that count: not soft-deleted, and in history mode only each record's active version.
+
+    With Fivetran's history mode the table keeps every version of a record; counting them all would
+    count a record once per change. Without either column every row counts.
+    """
+    clauses = []
+    if "_fivetran_deleted" in columns:
+        clauses.append("COALESCE(_fivetran_deleted, FALSE) = FALSE")
+    if "_fivetran_active" in columns:
+        clauses.append("_fivetran_active = TRUE")
+    return " AND ".join(clauses) or "TRUE"
+
+
 FILTER_COLUMNS = (
     ("segments", "customer_segment", "Segment"),
-    ("product_types", "product_type", "Product type"),
+    ("product_types", "product_type", "Product held"),
     ("stages", "customer_lifecycle_stage", "Lifecycle stage"),
     ("statuses", "product_recommendation_status", "Status"),
 )
@@ -204,19 +441,19 @@ class Filters:
     date_from: date = None
     date_to: date = None
 
-    def where(self):
-        """The WHERE clause (always excluding soft-deleted rows) and its parameters."""
-        clauses, params = [NOT_DELETED], []
+    def where(self, live, dialect):
+        """The WHERE clause (live rows only) and its parameters; dates go in as 'YYYY-MM-DD' with that format."""
+        clauses, params = [live], []
         for field, column, _ in FILTER_COLUMNS:
             values = getattr(self, field)
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
         if self.date_from:
-            clauses.append("product_recommendation_date >= CAST(? AS DATE)")
+            clauses.append(f"product_recommendation_date >= {dialect.date()}")
             params.append(self.date_from.isoformat())
         if self.date_to:
-            clauses.append("product_recommendation_date <= CAST(? AS DATE)")
+            clauses.append(f"product_recommendation_date <= {dialect.date()}")
             params.append(self.date_to.isoformat())
         return " AND ".join(clauses), params
 
@@ -237,29 +474,43 @@ class Filters:
         return "; ".join(parts) or "All records"
 
 
-KPI_SQL = f"""
-SELECT count(*) AS records,
-       sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
-       sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted,
-       sum(CASE WHEN {IS_OPEN} THEN 1 ELSE 0 END) AS still_open,
-       avg(recommendation_score) AS avg_recommendation_score,
-       avg(customer_satisfaction_score) AS avg_satisfaction,
-       avg(customer_churn_probability) AS avg_churn_probability,
-       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS sales_after_acceptance,
-       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) AS sales_after_acceptance_count,
-       avg(customer_transaction_value) AS avg_transaction_value,
-       avg(account_balance) AS avg_balance
-FROM {{table}} WHERE {{where}}
-"""
-KPI_AVERAGES = (
-    "avg_recommendation_score",
-    "avg_satisfaction",
-    "avg_churn_probability",
-    "sales_after_acceptance",
-    "avg_transaction_value",
-    "avg_balance",
+# Averages shown on the cards, by the column they average.
+AVERAGED = {
+    "recommendation_score": "recommendation_score",
+    "satisfaction": "customer_satisfaction_score",
+    "churn_probability": "customer_churn_probability",
+    "transaction_value": "customer_transaction_value",
+    "balance": "account_balance",
+}
+# Counts, sums and sums of squares only: they add up across groups, so one GROUP BY serves the selection and
+# both compared periods, and a change can be tested against its noise (averages and spreads follow from them).
+KPI_AGGREGATES = ",\n".join(
+    [
+        "count(*) AS records",
+        f"sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided",
+        f"sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted",
+        f"sum(CASE WHEN {IS_OPEN} THEN 1 ELSE 0 END) AS still_open",
+        f"sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS sales_after_acceptance",
+        f"sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount * product_sales_amount END)"
+        " AS sales_after_acceptance_squares",
+        f"sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) AS sales_after_acceptance_count",
+        *(
+            f"sum({column}) AS sum_{name}, sum({column} * {column}) AS squares_{name}, count({column}) AS n_{name}"
+            for name, column in AVERAGED.items()
+        ),
+    ]
 )
-KPI_COUNTS = ("records", "decided", "accepted", "still_open", "sales_after_acceptance_count")
+KPI_SQL = f"SELECT {KPI_AGGREGATES} FROM {{table}} WHERE {{where}}"  # noqa: S608
+KPI_SUMS = (
+    "records",
+    "decided",
+    "accepted",
+    "still_open",
+    "sales_after_acceptance",
+    "sales_after_acceptance_squares",
+    "sales_after_acceptance_count",
+    *(f"{kind}_{name}" for name in AVERAGED for kind in ("sum", "squares", "n")),
+)
 
 
 class FprData:
@@ -268,107 +519,181 @@ class FprData:
     def __init__(self, backend):
         self.backend = backend
 
-    def _run(self, sql, filters=None, extra_params=()):
-        where, params = (filters or Filters()).where()
-        return self.backend.query(sql.format(table=self.backend.table, where=where), [*params, *extra_params])
+    @property
+    def live(self):
+        return live_condition(table_columns(self.backend))
 
-    def kpis(self, filters, period=None):
-        """The KPIs; `period` (after, up_to) limits recommendation dates to after < date <= up_to.
+    @property
+    def dialect(self):
+        return self.backend.dialect
+
+    def _run(self, sql, filters=None, extra_params=(), leading_params=()):
+        """Runs `sql` with the filters' WHERE clause; parameters bind in the order their ? appear:
+        `leading_params` before the WHERE clause, `extra_params` after it."""
+        where, params = (filters or Filters()).where(self.live, self.dialect)
+        return self.backend.query(
+            sql.format(table=self.backend.table, where=where, live=self.live),
+            [*leading_params, *params, *extra_params],
+        )
+
+    def kpis(self, filters):
+        """The KPIs of the selection.
 
         Acceptance rate is accepted / decided (accepted + declined); the open share is the part of
         all records still Pending or In Progress.
         """
-        sql, extra = KPI_SQL, []
-        if period:
-            sql += (
-                " AND product_recommendation_date > CAST(? AS DATE) AND product_recommendation_date <= CAST(? AS DATE)"
-            )
-            extra = [period[0].isoformat(), period[1].isoformat()]
-        row = self._run(sql, filters, extra).iloc[0]
-        figures = {name: _number(row[name]) for name in KPI_AVERAGES}
-        figures.update({name: _integer(row[name]) or 0 for name in KPI_COUNTS})
-        figures["acceptance_rate"] = _ratio(figures["accepted"], figures["decided"])
-        figures["open_share"] = _ratio(figures["still_open"], figures["records"])
-        return figures
+        return _kpi_figures(self._run(KPI_SQL, filters).iloc[0])  # noqa: S608
+
+    def kpis_with_periods(self, filters, recent=None, before=None):
+        """(selection, recent, before) KPIs in one statement; a period is (after, up_to], None for no comparison.
+
+        The periods ignore the filters' dates (they compare recommendation dates themselves); the
+        selection keeps them. The rows are grouped by both, and each set of KPIs adds up its groups.
+        """
+        undated = filters.without_dates()
+        date = self.dialect.date()
+        selected, selected_params = ["TRUE"], []
+        if filters.date_from:
+            selected.append(f"product_recommendation_date >= {date}")
+            selected_params.append(filters.date_from.isoformat())
+        if filters.date_to:
+            selected.append(f"product_recommendation_date <= {date}")
+            selected_params.append(filters.date_to.isoformat())
+        periods, period_params = "NULL", []
+        if recent and before:
+            within = f"product_recommendation_date > {date} AND product_recommendation_date <= {date}"
+            periods = f"CASE WHEN {within} THEN 'recent' WHEN {within} THEN 'before' END"
+            period_params = [day.isoformat() for day in (*recent, *before)]
+        frame = self._run(
+            f"""
+            SELECT in_selection, period, {KPI_AGGREGATES}
+            FROM (SELECT *, CASE WHEN {" AND ".join(selected)} THEN 1 ELSE 0 END AS in_selection,
+                         {periods} AS period
+                  FROM {{table}} WHERE {{where}}) AS dated
+            GROUP BY in_selection, period
+            """,
+            undated,
+            leading_params=[*selected_params, *period_params],
+        )
+        selection = _kpi_figures(_added(frame[frame["in_selection"] == 1]))
+        if not (recent and before):
+            return selection, None, None
+        compared = [_kpi_figures(_added(frame[frame["period"] == name])) for name in ("recent", "before")]
+        return (selection, *compared)
 
     def freshness(self):
+        """The latest change and the last sync, the latter formatted in UTC by the database."""
+        synced = self.dialect.utc_minute("max(_fivetran_synced)")
         row = self._run(
-            "SELECT max(last_updated_epoch) AS latest_epoch, CAST(max(_fivetran_synced) AS VARCHAR) AS last_synced "
-            "FROM {table} WHERE {where}"
+            f"SELECT max(last_updated_epoch) AS latest_epoch, {synced} AS last_synced FROM {{table}} WHERE {{where}}"
         ).iloc[0]
         return {"latest_epoch": _integer(row["latest_epoch"]), "last_synced": row["last_synced"]}
 
-    def filter_options(self):
-        """Every value of each filter column and the recommendation date range, in one statement."""
+    def recommended_products(self):
+        """Every product that has been recommended, alphabetically."""
+        return self.vocabulary()["products"]
+
+    def vocabulary(self):
+        """Every value of each filter column and of the products recommended, and the recommendation date
+        range, in one statement: what the sidebar offers and what Match and the campaigns are coded with."""
         selects = [
-            f"SELECT '{field}' AS field, {column} AS value FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL"
-            for field, column, _ in FILTER_COLUMNS
+            f"SELECT DISTINCT '{field}' AS field, {column} AS value FROM {{table}} WHERE {{where}} "
+            f"AND {column} IS NOT NULL"
+            for field, column in VOCABULARY_COLUMNS
         ]
-        values = self._run(" UNION ".join(selects) + " ORDER BY 1, 2")
-        options = {field: list(values.loc[values["field"] == field, "value"]) for field, _, _ in FILTER_COLUMNS}
+        values = self._run(" UNION ALL ".join(selects) + " ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST")
+        vocabulary = {field: list(values.loc[values["field"] == field, "value"]) for field, _ in VOCABULARY_COLUMNS}
         dates = self._run(
             "SELECT min(product_recommendation_date) AS first_date, max(product_recommendation_date) AS last_date "
             "FROM {table} WHERE {where}"
         ).iloc[0]
-        options["dates"] = (_as_date(dates["first_date"]), _as_date(dates["last_date"]))
-        return options
+        vocabulary["dates"] = (_as_date(dates["first_date"]), _as_date(dates["last_date"]))
+        return vocabulary
 
-    def last_recommendation_date(self, filters):
-        row = self._run("SELECT max(product_recommendation_date) AS last_date FROM {table} WHERE {where}", filters)
-        return _as_date(row["last_date"][0])
+    def breakdowns(self, filters, today):
+        """Every chart's counts in one statement (see Breakdowns).
 
-    def monthly(self, filters):
-        """Recommendations, decided and accepted per month of recommendation date."""
+        The record-level keys are grouped together (a few thousand groups at most, summed per key
+        afterwards); months and ages have grouping sets of their own.
+        """
+        age = f"DATEDIFF('day', product_recommendation_date, {self.dialect.date()})"
+        fine = ", ".join(FINE_KEYS)
         frame = self._run(
             f"""
-            SELECT CAST(DATE_TRUNC('MONTH', product_recommendation_date) AS DATE) AS month,
-                   count(*) AS records,
-                   sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
-                   sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted
-            FROM {{table}} WHERE {{where}} AND product_recommendation_date IS NOT NULL
-            GROUP BY 1 ORDER BY 1
+            SELECT {fine}, month, age_bucket, GROUPING(month) AS by_month, GROUPING(age_bucket) AS by_age,
+                   count(*) AS records, sum(decided) AS decided, sum(accepted) AS accepted,
+                   min(recommended_on) AS first_date, max(recommended_on) AS last_date
+            FROM (
+              SELECT {fine}, month, recommended_on, decided, accepted,
+                     CASE WHEN is_open = 1 THEN {age_bucket_sql("age_days")} END AS age_bucket
+              FROM (
+                SELECT product_recommendation_status AS status, customer_lifecycle_stage AS stage, product_type,
+                       customer_segment AS segment, {affinity_band_sql("customer_product_affinity")} AS band,
+                       {ratio_sql("LEAST(FLOOR(recommendation_score * 10), 9)", "10")} AS score_from,
+                       CAST(DATE_TRUNC('MONTH', product_recommendation_date) AS DATE) AS month,
+                       product_recommendation_date AS recommended_on, {age} AS age_days,
+                       CASE WHEN {IS_OPEN} THEN 1 ELSE 0 END AS is_open,
+                       CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END AS decided,
+                       CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END AS accepted
+                FROM {{table}} WHERE {{where}}
+              ) AS selected
+            ) AS described
+            GROUP BY GROUPING SETS (({fine}), (month), (age_bucket))
             """,
             filters,
+            leading_params=[today.isoformat()],
         )
-        return _with_acceptance(frame)
+        return Breakdowns(frame)
 
-    def counts_by(self, column, filters, limit=None):
-        """Records per value of `column`, most first."""
-        sql = (
-            f"SELECT {column} AS value, count(*) AS records FROM {{table}} WHERE {{where}} "
-            f"GROUP BY {column} ORDER BY records DESC, value"
-        )
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return self._run(sql, filters)
+    def action_list(self, filters, today, limit=50):
+        """Customers with an open recommendation, each once, ranked by their best action score (see ACTION_WEIGHTS).
 
-    def affinity_bands(self, filters):
-        """Records in four bands of customer_product_affinity, in band order (empty bands included)."""
-        frame = self._run(
-            f"""
-            SELECT {affinity_band_sql("customer_product_affinity")} AS band, count(*) AS records
-            FROM {{table}} WHERE {{where}} AND customer_product_affinity IS NOT NULL
-            GROUP BY 1
-            """,
-            filters,
-        )
-        counts = dict(zip(frame["band"], frame["records"], strict=True))
-        return pd.DataFrame({"band": AFFINITY_BANDS, "records": [int(counts.get(band, 0)) for band in AFFINITY_BANDS]})
+        Each row is the customer's most urgent open recommendation, with its age in days on `today`
+        and how many open recommendations the customer has in the selection. The most urgent rows
+        come first, so the first row of each customer in them is that customer's best: read enough
+        rows to find `limit` customers, more only when customers repeat.
+        """
+        rows = 3 * int(limit)
+        while True:
+            frame = self._open_recommendations(filters, today, rows)
+            best = frame.drop_duplicates("customer_id", keep="first").head(int(limit))
+            if len(best) == int(limit) or len(frame) < rows:
+                return best.reset_index(drop=True)
+            rows *= 2
 
-    def acceptance_by_score(self, filters):
-        """Acceptance (accepted / decided) per tenth of recommendation_score."""
-        frame = self._run(
-            f"""
-            SELECT LEAST(FLOOR(recommendation_score * 10), 9) / 10.0 AS score_from,
-                   count(*) AS records,
-                   sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
-                   sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted
-            FROM {{table}} WHERE {{where}} AND recommendation_score IS NOT NULL
-            GROUP BY 1 ORDER BY 1
-            """,
-            filters,
+    def _open_recommendations(self, filters, today, rows):
+        """The `rows` most urgent open recommendations, with how many each customer has in the selection.
+
+        The table is read twice rather than through a shared subquery, which an engine may materialise
+        whole (every open recommendation) before taking the top rows.
+        """
+        score = " + ".join(f"{weight} * {column}" for column, weight in ACTION_WEIGHTS.items())
+        order = "action_score DESC NULLS LAST, record_id ASC NULLS LAST"
+        where, params = filters.where(self.live, self.dialect)
+        rankable = (
+            f"{where} AND {IS_OPEN} AND customer_churn_probability IS NOT NULL "
+            "AND customer_product_affinity IS NOT NULL AND recommendation_score IS NOT NULL"
         )
-        return _with_acceptance(frame)
+        table = self.backend.table
+        sql = f"""
+            WITH urgent AS (
+              SELECT record_id, customer_id, customer_name, customer_email, customer_segment, product_type,
+                     product_recommendation, product_recommendation_status, product_recommendation_date,
+                     customer_churn_probability, customer_product_affinity, recommendation_score,
+                     ROUND(100 * ({score}), 1) AS action_score
+              FROM {table} WHERE {rankable}
+              ORDER BY {order} LIMIT {int(rows)}
+            ),
+            per_customer AS (
+              SELECT customer_id, count(*) AS open_for_customer FROM {table}
+              WHERE {rankable} AND customer_id IN (SELECT customer_id FROM urgent) GROUP BY customer_id
+            )
+            SELECT urgent.*, DATEDIFF('day', urgent.product_recommendation_date, {self.dialect.date()}) AS age_days,
+                   per_customer.open_for_customer
+            FROM urgent JOIN per_customer ON per_customer.customer_id = urgent.customer_id
+            ORDER BY {order}
+        """  # noqa: S608
+        return self.backend.query(sql, [*params, *params, today.isoformat()])
 
     def acceptance_by(self, column, filters):
         """Per value of `column`: records, decided, accepted, acceptance (accepted / decided), average churn."""
@@ -378,37 +703,19 @@ class FprData:
                    sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
                    sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted,
                    avg(customer_churn_probability) AS avg_churn_probability
-            FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL GROUP BY {column} ORDER BY value
+            FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL GROUP BY {column} ORDER BY value ASC NULLS LAST
             """,
             filters,
         )
         return _with_acceptance(frame)
-
-    def action_list(self, filters, limit=50):
-        """Open recommendations, ranked by the action score (see ACTION_WEIGHTS)."""
-        score = " + ".join(f"{weight} * {column}" for column, weight in ACTION_WEIGHTS.items())
-        return self._run(
-            f"""
-            SELECT record_id, customer_id, customer_name, customer_email, customer_segment, product_type,
-                   product_recommendation, product_recommendation_status, product_recommendation_date,
-                   customer_churn_probability, customer_product_affinity, recommendation_score,
-                   ROUND(100 * ({score}), 1) AS action_score
-            FROM {{table}}
-            WHERE {{where}} AND {IS_OPEN}
-              AND customer_churn_probability IS NOT NULL AND customer_product_affinity IS NOT NULL
-              AND recommendation_score IS NOT NULL
-            ORDER BY action_score DESC, record_id
-            LIMIT {int(limit)}
-            """,
-            filters,
-        )
 
     def opportunity_figures(self, filters):
         """Figures the insights need beyond the KPIs."""
         row = self._run(
             f"""
             SELECT
-              sum(CASE WHEN {IS_OPEN} AND customer_product_affinity >= 0.75 THEN 1 ELSE 0 END) AS open_high_affinity,
+              sum(CASE WHEN {IS_OPEN} AND customer_product_affinity >= {HIGH_AFFINITY} THEN 1 ELSE 0 END)
+                AS open_high_affinity,
               count(DISTINCT CASE WHEN customer_churn_probability >= 0.7 AND customer_satisfaction_score < 0.3
                                   THEN customer_id END) AS at_risk,
               avg(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS avg_sale_after_acceptance,
@@ -429,8 +736,10 @@ class FprData:
         if not search.strip():
             return "", []
         columns = (*OPEN_SEARCH_COLUMNS, *PERSONAL_SEARCH_COLUMNS) if personal else OPEN_SEARCH_COLUMNS
-        condition = " AND (" + " OR ".join(f"{column} ILIKE ?" for column in columns) + ")"
-        return condition, [f"%{search.strip()}%"] * len(columns)
+        # The text as typed, case ignored: CONTAINS takes no wildcards (ILIKE would read _ and % as
+        # wildcards) and is about twice as fast on a column of unique ids.
+        condition = " AND (" + " OR ".join(f"CONTAINS(LOWER({column}), ?)" for column in columns) + ")"
+        return condition, [search.strip().lower()] * len(columns)
 
     def match_count(self, filters, search="", personal=False):
         """How many records match the filters and the search.
@@ -443,12 +752,13 @@ class FprData:
         return int(counted["n"][0])
 
     def explore(self, filters, search="", page=1, page_size=25, personal=False):
-        """One page of the matching records, most recently changed first."""
+        """One page of the matching records, most recently changed first (records without a change time last)."""
         condition, params = self._search(search, personal)
         offset = (max(int(page), 1) - 1) * int(page_size)
         return self._run(
             f"SELECT {', '.join(EXPLORER_COLUMNS)} FROM {{table}} WHERE {{where}}{condition} "
-            f"ORDER BY last_updated_epoch DESC, record_id LIMIT {int(page_size)} OFFSET {offset}",
+            "ORDER BY last_updated_epoch DESC NULLS LAST, record_id ASC NULLS LAST "
+            f"LIMIT {int(page_size)} OFFSET {offset}",
             filters,
             params,
         )
@@ -458,13 +768,102 @@ class FprData:
         frame = self.backend.query("SELECT AI_COMPLETE(?, ?) AS answer", [model, prompt])
         return str(frame["answer"][0])
 
-    def any_role_in_session(self, roles):
-        """Whether the viewer's session holds one of `roles` (Snowflake only; no answer counts as no)."""
-        if not roles:
-            return False
-        checks = " OR ".join("IS_ROLE_IN_SESSION(?)" for _ in roles)
-        frame = self.backend.query(f"SELECT ({checks}) AS allowed", list(roles))
-        return bool(frame["allowed"][0]) if not pd.isna(frame["allowed"][0]) else False
+    def viewer(self):
+        """The Snowflake user viewing the app (Snowflake only).
+
+        Under owner's rights CURRENT_USER reports the viewer once the owner role holds READ SESSION;
+        CURRENT_ROLE and IS_ROLE_IN_SESSION would report the owner's role instead.
+        """
+        frame = self.backend.query("SELECT CURRENT_USER() AS viewer")
+        value = frame["viewer"][0]
+        return None if value is None or pd.isna(value) else str(value)
+
+
+FINE_KEYS = ("status", "stage", "product_type", "segment", "band", "score_from")
+VOCABULARY_COLUMNS = (
+    ("segments", "customer_segment"),
+    ("product_types", "product_type"),
+    ("stages", "customer_lifecycle_stage"),
+    ("statuses", "product_recommendation_status"),
+    ("products", "product_recommendation"),
+)
+
+
+class Breakdowns:
+    """The answer of FprData.breakdowns: each chart's rows, and the selection's size and date range."""
+
+    def __init__(self, frame):
+        self.fine = frame[(frame["by_month"] == 1) & (frame["by_age"] == 1)]
+        self.months = frame[frame["by_month"] == 0]
+        self.ages = frame[frame["by_age"] == 0]
+        self.records = int(self.fine["records"].sum())
+        self.first_date = _as_date(self.fine["first_date"].min()) if self.records else None
+        self.last_date = _as_date(self.fine["last_date"].max()) if self.records else None
+
+    def _rows(self, key, keep_null=True):
+        """Records, decided and accepted per value of one key (NULL a value of its own unless dropped)."""
+        source = self.months if key == "month" else self.ages if key == "age_bucket" else self.fine
+        rows = source.groupby(key, dropna=not keep_null, sort=False)[["records", "decided", "accepted"]].sum()
+        rows = rows.reset_index().rename(columns={key: "value"})
+        return rows if keep_null else rows[rows["value"].notna()]
+
+    def counts(self, key, limit=None):
+        """Records per value, most first (ties alphabetically, no value last)."""
+        rows = self._rows(key)[["value", "records"]]
+        rows = rows.assign(_missing=rows["value"].isna())
+        rows = rows.sort_values(["records", "_missing", "value"], ascending=[False, True, True], kind="stable")
+        rows = rows.drop(columns="_missing").reset_index(drop=True)
+        return rows.head(limit) if limit else rows
+
+    def values(self, key):
+        """Every value present, alphabetically."""
+        return sorted(self._rows(key, keep_null=False)["value"])
+
+    def _counted(self, key, labels):
+        rows = self._rows(key, keep_null=False)
+        counts = dict(zip(rows["value"], rows["records"], strict=True))
+        return [int(counts.get(label, 0)) for label in labels]
+
+    def affinity_bands(self):
+        return pd.DataFrame({"band": AFFINITY_BANDS, "records": self._counted("band", AFFINITY_BANDS)})
+
+    def _by(self, key):
+        rows = self._rows(key, keep_null=False).sort_values("value").rename(columns={"value": key})
+        rows = rows.astype({"records": int, "decided": int, "accepted": int})
+        return _with_acceptance(rows[[key, "records", "decided", "accepted"]].reset_index(drop=True))
+
+    def acceptance_by_score(self):
+        return self._by("score_from")
+
+    def monthly(self):
+        return self._by("month")
+
+    def open_ages(self):
+        labels = [label for label, _ in AGE_BUCKETS] + [NO_DATE]
+        return pd.DataFrame({"bucket": labels, "records": self._counted("age_bucket", labels)})
+
+
+def _added(groups):
+    """The sums of several groups of KPI_SQL's figures (None where every group has none)."""
+    return {name: groups[name].sum(min_count=1) for name in KPI_SUMS}
+
+
+def _kpi_figures(row):
+    """The cards' figures from KPI_SQL's sums: rates, averages and the spreads the noise test needs."""
+    figures = {name: _integer(row[name]) or 0 for name in ("records", "decided", "accepted", "still_open")}
+    figures["sales_after_acceptance_count"] = _integer(row["sales_after_acceptance_count"]) or 0
+    figures["sales_after_acceptance"] = _number(row["sales_after_acceptance"])
+    figures["sales_after_acceptance_squares"] = _number(row["sales_after_acceptance_squares"])
+    for name in AVERAGED:
+        total, squares, count = _number(row[f"sum_{name}"]), _number(row[f"squares_{name}"]), _integer(row[f"n_{name}"])
+        mean = total / count if count else None
+        spread = None
+        if count and count > 1:  # the sample standard deviation, as stddev_samp
+            spread = (max(squares - count * mean * mean, 0.0) / (count - 1)) ** 0.5
+        figures[f"avg_{name}"], figures[f"sd_{name}"], figures[f"n_{name}"] = mean, spread, count or 0
+    figures["acceptance_rate"] = _ratio(figures["accepted"], figures["decided"])
+    figures["open_share"] = _ratio(figures["still_open"], figures["records"])
+    return figures
 
 
 def _with_acceptance(frame):

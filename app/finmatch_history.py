@@ -12,6 +12,10 @@ from datetime import datetime
 from finmatch_settings import HISTORY_TABLE, app_database
 
 COLUMNS = "generated_at TIMESTAMP, source VARCHAR, model VARCHAR, filters VARCHAR, sections VARCHAR"
+# In Snowflake, TIMESTAMP means whatever TIMESTAMP_TYPE_MAPPING says: the time is UTC without a zone, so say so.
+SNOWFLAKE_COLUMNS = "generated_at TIMESTAMP_NTZ, source VARCHAR, model VARCHAR, filters VARCHAR, sections VARCHAR"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+SNOWFLAKE_TIME_FORMAT = "YYYY-MM-DD HH24:MI:SS.FF6"
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,10 @@ class SnowflakeHistory:
         self.backend = backend
 
     def save(self, entry):
-        self.backend.execute(f"CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} ({COLUMNS})")
+        self.backend.execute(f"CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} ({SNOWFLAKE_COLUMNS})")
         self.backend.execute(
-            f"INSERT INTO {HISTORY_TABLE} SELECT CAST(? AS TIMESTAMP), ?, ?, ?, ?", _row(entry, as_text=True)
+            f"INSERT INTO {HISTORY_TABLE} SELECT TO_TIMESTAMP_NTZ(?, '{SNOWFLAKE_TIME_FORMAT}'), ?, ?, ?, ?",
+            _row(entry, as_text=True),
         )
 
     def entries(self, limit=50):
@@ -83,13 +88,13 @@ def history_for(backend):
 
 
 def _row(entry, as_text=False):
-    generated = entry.generated_at.strftime("%Y-%m-%d %H:%M:%S.%f") if as_text else entry.generated_at
+    generated = entry.generated_at.strftime(TIME_FORMAT) if as_text else entry.generated_at
     return [generated, entry.source, entry.model, entry.filters, json.dumps(entry.sections)]
 
 
 def _select(limit):
     columns = "generated_at, source, model, filters, sections"
-    return f"SELECT {columns} FROM {HISTORY_TABLE} ORDER BY generated_at DESC LIMIT {int(limit)}"  # noqa: S608
+    return f"SELECT {columns} FROM {HISTORY_TABLE} ORDER BY generated_at DESC NULLS LAST LIMIT {int(limit)}"  # noqa: S608
 
 
 def _entry(row):

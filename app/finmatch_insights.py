@@ -10,7 +10,7 @@ what that list actually shows.
 """
 
 from finmatch_data import Filters
-from finmatch_settings import MIN_GROUP_RECORDS
+from finmatch_settings import HIGH_AFFINITY, MIN_GROUP_RECORDS
 
 FOCUS_AREAS = (
     "Overall performance",
@@ -20,22 +20,24 @@ FOCUS_AREAS = (
 )
 COMPUTED_LABEL = "Computed from the figures by FinMatch (no AI model was used)."
 ACTION_LIST_SIZE = 50  # the length of the Who to act on list the insights refer to
-HIGH_AFFINITY = 0.75
+# Acceptance is always compared by the product recommended (what the customer accepted or declined),
+# the dimension Match ranks products by; never by the product the customer already holds.
 DIMENSIONS = (
-    ("by_product_type", "product_type", "product type", "product types"),
+    ("by_product", "product_recommendation", "product recommended", "products recommended"),
     ("by_segment", "customer_segment", "segment", "segments"),
     ("by_stage", "customer_lifecycle_stage", "lifecycle stage", "lifecycle stages"),
 )
 
 
-def gather_statistics(data, filters):
+def gather_statistics(data, filters, today):
     """Everything the insights speak of, for the filtered selection and the whole portfolio.
 
     Args:
         data: an FprData (or anything answering the same questions, such as a cache in front of one).
         filters: the sidebar's Filters.
+        today: the date open recommendations are aged on.
     """
-    actions = data.action_list(filters, ACTION_LIST_SIZE)
+    actions = data.action_list(filters, today, ACTION_LIST_SIZE)
     stats = {
         "selection": data.kpis(filters),
         "portfolio": data.kpis(Filters()),
@@ -132,10 +134,10 @@ def statistics_text(stats):
         f"Customers with churn >= 0.7 and satisfaction < 0.3: {stats['at_risk']}",
         f"Declined recommendations: {stats['declined']}",
     ]
-    for key, _, _, plural in DIMENSIONS:
+    for key, _, singular, _ in DIMENSIONS:
         rows = comparable(stats, key)
         if rows:
-            lines.append(f"By {plural}: " + "; ".join(_group(row) for row in rows))
+            lines.append(f"Acceptance by {singular}: " + "; ".join(_group(row) for row in rows))
     return "\n".join(lines)
 
 
@@ -144,7 +146,9 @@ def cortex_prompt(focus, stats):
         "You are an analyst for a bank's product recommendation programme. Using only the figures below, "
         f"write a short, specific assessment of: {focus}. Name the figures you rely on, and end with two or "
         "three concrete actions. Acceptance rate means accepted divided by decided (accepted plus declined). "
-        "Name only the groups listed below; do not compare anything else.\n\nFigures:\n" + statistics_text(stats)
+        "Name only the groups listed below, each with the dimension it belongs to (product recommended, segment or "
+        "lifecycle stage); do not compare anything else. The product recommended is not the product the customer "
+        "already holds.\n\nFigures:\n" + statistics_text(stats)
     )
 
 
@@ -175,26 +179,27 @@ def _overall(stats):
         f"Average recommendation score {score(s['avg_recommendation_score'])}, "
         f"satisfaction {score(s['avg_satisfaction'])}, churn probability {score(s['avg_churn_probability'])}."
     )
-    rows = comparable(stats, "by_product_type")
+    rows = comparable(stats, "by_product")
     if rows:
         best, worst = _best_and_worst(rows)
-        text += f" Best acceptance by product type: {_group(best)}; weakest: {_group(worst)}."
+        text += f" By product recommended, best acceptance: {_group(best)}; weakest: {_group(worst)}."
     else:
-        text += " " + _not_compared(stats, "by_product_type", "product types")
+        text += " " + _not_compared(stats, "by_product", "products recommended")
     return text + f" Groups with fewer than {MIN_GROUP_RECORDS} decided recommendations are not named."
 
 
 def _optimisation(stats):
     text = (
         f"**{stats['open_high_affinity']:,}** open recommendations are for customers whose product affinity is "
-        f"{HIGH_AFFINITY} or more. *Who to act on* ranks open recommendations by action score, churn risk first: "
-        f"{stats['top_actions_high_affinity']} of its top {stats['top_actions']} have that affinity. "
+        f"{HIGH_AFFINITY} or more (the High affinity band). *Who to act on* ranks customers by the action score of "
+        f"their most urgent open recommendation, churn risk first: {stats['top_actions_high_affinity']} of its top "
+        f"{stats['top_actions']} have that affinity. "
         f"{stats['declined']:,} recommendations were declined; review their terms before offering again."
     )
     rows = comparable(stats, "by_segment")
     if rows:
         _, worst = _best_and_worst(rows)
-        text += f" The {worst['value']} segment accepts least ({_rate(worst)}): test a different product mix there."
+        text += f" By segment, {worst['value']} accepts least ({_rate(worst)}): test a different product mix there."
     else:
         text += " " + _not_compared(stats, "by_segment", "segments")
     return text
@@ -229,14 +234,17 @@ def _strategic(stats):
     if stages:
         riskiest = max(stages, key=lambda row: (row["avg_churn_probability"], str(row["value"])))
         text += (
-            f" The {riskiest['value']} lifecycle stage has the highest average churn "
+            f" By lifecycle stage, {riskiest['value']} has the highest average churn "
             f"({score(riskiest['avg_churn_probability'])} over {riskiest['records']} records): "
             "design its next touchpoint first."
         )
-    types = comparable(stats, "by_product_type")
-    if types:
-        best, _ = _best_and_worst(types)
-        text += f" Lead marketing with {best['value']}, the product type accepted most ({_rate(best)})."
+    products = comparable(stats, "by_product")
+    if products:
+        best, _ = _best_and_worst(products)
+        text += (
+            f" By product recommended, lead marketing with {best['value']}, the product accepted most when "
+            f"recommended ({_rate(best)}); Match and the campaign lists rank it from the same acceptance."
+        )
     return text
 
 

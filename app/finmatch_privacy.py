@@ -1,13 +1,17 @@
 """Who may see customer data, and how it looks to everyone else.
 
-Customer names, emails and ids are masked unless the viewer may see them. In Snowflake that is
-decided by the viewer's roles (IS_ROLE_IN_SESSION against the configured list), never by a
-switch in the page. Locally there are no roles: FINMATCH_SHOW_CUSTOMER_DATA=1 shows them.
+Customer names, emails and ids are masked unless the viewer may see them, never by a switch in the
+page. In Snowflake the app runs with its owner's rights: CURRENT_ROLE and IS_ROLE_IN_SESSION answer
+for the owner, so they would show customer data to every viewer or to none. The viewer is identified
+by CURRENT_USER, which reports the viewer once the owner role holds READ SESSION, and checked against
+an allow-list of users (UNMASK_USERS). Any error, or no answer, keeps the data masked. Locally there
+is no user: FINMATCH_SHOW_CUSTOMER_DATA=1 shows the data.
 """
 
+import re
 from dataclasses import dataclass
 
-from finmatch_settings import local_unmask, unmask_roles
+from finmatch_settings import local_unmask, unmask_users
 
 PERSONAL_COLUMNS = ("customer_id", "customer_name", "customer_email")
 
@@ -23,21 +27,29 @@ class Access:
 def decide_access(data):
     """The viewer's access to customer data.
 
-    In Snowflake, one query asks whether a configured role is in the viewer's session; any error
-    (for example a missing READ SESSION grant) keeps the data masked.
+    In Snowflake, one query asks who the viewer is (CURRENT_USER); the answer must be on the allow-list
+    exactly. An error (for example READ SESSION not granted to the owner role) or an empty answer keeps
+    the data masked.
     """
-    if not data.backend.in_snowflake:  # local run: no roles exist
+    if not data.backend.in_snowflake:  # local run: no Snowflake user exists
         if local_unmask():
             return Access(True, "Customer data shown (FINMATCH_SHOW_CUSTOMER_DATA=1 on this machine).")
         return Access(False, "Customer data masked. Set FINMATCH_SHOW_CUSTOMER_DATA=1 to show it locally.")
-    roles = unmask_roles()
+    allowed = unmask_users()
+    if not allowed:
+        return Access(False, "Customer data masked: no user is allowed to see it (UNMASK_USERS is empty).")
     try:
-        allowed = data.any_role_in_session(roles)
+        viewer = data.viewer()
     except Exception:  # fail closed: without an answer nobody sees customer data
-        allowed = False
-    if allowed:
-        return Access(True, "Customer data shown: your session holds a role allowed to see it.")
-    return Access(False, f"Customer data masked: only {', '.join(roles) or 'no role'} may see it.")
+        return Access(
+            False,
+            "Customer data masked: the viewer could not be identified (the app's owner role needs READ SESSION).",
+        )
+    if viewer and viewer in allowed:
+        return Access(True, f"Customer data shown: {viewer} is allowed to see it.")
+    return Access(
+        False, f"Customer data masked: {viewer or 'this viewer'} is not on the list of users allowed to see it."
+    )
 
 
 def mask_personal(frame):
@@ -70,3 +82,12 @@ def mask_id(value):
     body = rest if prefix else value
     hidden = "•" * max(len(body) - 2, 1) + body[-2:]
     return f"{prefix}_{hidden}" if prefix else hidden
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+CUSTOMER_ID = re.compile(r"\bCUST_\w+")
+
+
+def redact(text):
+    """Text for a message or a log: emails and customer ids replaced, so that an error never repeats them."""
+    return CUSTOMER_ID.sub("CUST_…", EMAIL.sub("…@…", text))

@@ -15,17 +15,35 @@ FILES = Path(__file__).resolve().parent.parent / "files"
 CORTEX_MODELS = ("claude-sonnet-4-6", "claude-sonnet-4-5", "claude-haiku-4-5", "openai-gpt-5", "llama4-maverick")
 CORTEX_MODEL_ENV = "FINMATCH_CORTEX_MODEL"
 
-# Roles allowed to see customer names, emails and ids in Snowflake. The viewer sees them only when
-# IS_ROLE_IN_SESSION is true for one of these roles; everyone else sees them masked.
-# FINMATCH_UNMASK_ROLES (comma-separated) replaces the list.
-UNMASK_ROLES = ("FINMATCH_CUSTOMER_DATA",)
-UNMASK_ROLES_ENV = "FINMATCH_UNMASK_ROLES"
+# Snowflake users allowed to see customer names, emails and ids, exactly as CURRENT_USER() reports
+# them (upper case unless the user was created with a quoted name). Streamlit in Snowflake runs the
+# app with its owner's rights, so CURRENT_ROLE and IS_ROLE_IN_SESSION answer for the owner, never the
+# viewer: only the user identifies the viewer, and only once the owner role holds READ SESSION
+# (docs/finmatch.md gives the grants). Empty: nobody sees customer data.
+# FINMATCH_UNMASK_USERS (comma-separated) replaces the list.
+UNMASK_USERS = ()
+UNMASK_USERS_ENV = "FINMATCH_UNMASK_USERS"
 
 # Locally there is no role: customer data stays masked unless this variable is set to 1.
 LOCAL_UNMASK_ENV = "FINMATCH_SHOW_CUSTOMER_DATA"
 
-# No insight names a group, and no rate is drawn as reliable, below this many records.
+# No insight names a group, no rate is drawn as reliable or joined into a trend, below this many
+# decided recommendations.
 MIN_GROUP_RECORDS = 30
+
+# One affinity threshold for every tab: "high" affinity is this or more (the top band of the
+# Distributions chart).
+HIGH_AFFINITY = 0.75
+
+# A change between two periods is called out only when |z| is at least this (two-sided 95 %).
+CHANGE_Z = 1.96
+
+# Intervals around Match and campaign estimates: 90 % (z of the normal's 95th percentile).
+INTERVAL_LEVEL = 0.90
+INTERVAL_Z = 1.6448536269514722
+
+# Campaign lists: how many customers a list holds unless the viewer asks for more or fewer.
+CAMPAIGN_LIST_SIZE = 100
 
 # How long query results are reused before the table is read again.
 CACHE_TTL_SECONDS = 600
@@ -47,11 +65,11 @@ def cortex_models():
     return (default, *(model for model in CORTEX_MODELS if model != default))
 
 
-def unmask_roles():
-    configured = os.environ.get(UNMASK_ROLES_ENV)
+def unmask_users():
+    configured = os.environ.get(UNMASK_USERS_ENV)
     if configured is None:
-        return UNMASK_ROLES
-    return tuple(role.strip() for role in configured.split(",") if role.strip())
+        return UNMASK_USERS
+    return tuple(user.strip() for user in configured.split(",") if user.strip())
 
 
 def local_unmask():

@@ -6,12 +6,20 @@ cached per filter choice for CACHE_TTL_SECONDS.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-from finmatch_data import ACTION_WEIGHTS, Filters, FprData, WarehouseMissing, open_backend
+from finmatch_campaign import Target, campaigns_for
+from finmatch_data import (
+    ACTION_WEIGHTS,
+    Filters,
+    FprData,
+    WarehouseMissing,
+    forget_derived_data,
+    open_backend,
+)
 from finmatch_history import Entry, history_for, history_markdown
 from finmatch_insights import (
     ACTION_LIST_SIZE,
@@ -25,12 +33,22 @@ from finmatch_insights import (
     score,
     share,
 )
-from finmatch_match import Matcher
-from finmatch_privacy import decide_access, mask_id, mask_personal
-from finmatch_settings import CACHE_TTL_SECONDS, MIN_GROUP_RECORDS, PRIOR_STRENGTH, cortex_models
+from finmatch_match import Matcher, cells_from, holdout_from, rank_products
+from finmatch_privacy import decide_access, mask_id, mask_personal, redact
+from finmatch_settings import (
+    CACHE_TTL_SECONDS,
+    CAMPAIGN_LIST_SIZE,
+    CHANGE_Z,
+    HIGH_AFFINITY,
+    INTERVAL_LEVEL,
+    MIN_GROUP_RECORDS,
+    PRIOR_STRENGTH,
+    cortex_models,
+)
+from finmatch_stats import exceeds_noise, mean_change_z, proportion_change_z, total_change_z
 
 TREND_DAYS = 90
-TABS = ["Overview", "Distributions", "Who to act on", "Match", "Insights", "Data explorer"]
+TABS = ["Overview", "Distributions", "Who to act on", "Campaigns", "Match", "Insights", "Data explorer"]
 NO_MATCH = "No records match the filters. Clear a filter in the sidebar to see more."
 LABELS = {
     "rank": "Rank",
@@ -56,6 +74,8 @@ LABELS = {
     "product_id": "Product ID",
     "product_name": "Product name",
     "last_updated_epoch": "Last updated (UTC)",
+    "age_days": "Open for (days)",
+    "open_for_customer": "Open recommendations",
 }
 EXPLORER_DEFAULT = [
     "record_id",
@@ -77,9 +97,12 @@ ACTION_COLUMNS = [
     "customer_name",
     "customer_email",
     "customer_segment",
+    "product_type",
     "product_recommendation",
     "product_recommendation_status",
     "product_recommendation_date",
+    "age_days",
+    "open_for_customer",
     "record_id",
 ]
 
@@ -108,17 +131,23 @@ class Cached:
 class Page:
     data: FprData
     matcher: Matcher
+    campaigns: object
     filters: Filters
     kpis: dict
     access: object
+    today: date
+    options: dict
+    breakdowns: object  # FprData.breakdowns of the filters
+    recent: dict = None  # KPIs of the two compared periods, None when there is no comparison
+    before: dict = None
+    trend_note: str = ""
 
 
 # ---------- sidebar ----------
 
 
-def sidebar(data, access):
+def sidebar(options, access):
     """The filters (empty = all) and the viewer's access to customer data."""
-    options = ask(data, "filter_options")
     st.sidebar.header("Filters")
     segments = st.sidebar.multiselect("Customer segment", options["segments"], placeholder="All segments")
     product_types = st.sidebar.multiselect("Product held", options["product_types"], placeholder="All products")
@@ -134,6 +163,7 @@ def sidebar(data, access):
     st.sidebar.caption(("🔓 " if access.personal else "🔒 ") + access.reason)
     if st.sidebar.button("Reload data", help=f"Figures are reused for up to {CACHE_TTL_SECONDS // 60} minutes."):
         _cached.clear()
+        forget_derived_data()
     return Filters(tuple(segments), tuple(product_types), tuple(stages), tuple(statuses), date_from, date_to)
 
 
@@ -182,43 +212,56 @@ KPI_CARDS = [
 
 # Less churn is good; more or fewer open recommendations is neither good nor bad by itself.
 DELTA_COLORS = {"avg_churn_probability": "inverse", "open_share": "off"}
+# For each card: the column of the sample spread and size behind an average (see KPI_SQL).
+AVERAGE_SPREADS = {
+    "avg_recommendation_score": ("sd_recommendation_score", "n_recommendation_score"),
+    "avg_satisfaction": ("sd_satisfaction", "n_satisfaction"),
+    "avg_churn_probability": ("sd_churn_probability", "n_churn_probability"),
+    "avg_transaction_value": ("sd_transaction_value", "n_transaction_value"),
+    "avg_balance": ("sd_balance", "n_balance"),
+}
+NOISE_RULE = (
+    f"A change is coloured only when it exceeds its noise, |z| ≥ {CHANGE_Z} (two-sided 95 %): a two-proportion "
+    "z-test for the acceptance rate and the open share, Welch's z for averages, and for the sales total a "
+    "compound-Poisson z (its variance is the sum of the squared sales); smaller changes are shown grey, marked "
+    "within noise."
+)
 
 
 def overview(page):
-    kpis = page.kpis
-    recent, before, trend_note = trends(page)
+    kpis, recent, before, trend_note = page.kpis, page.recent, page.before, page.trend_note
     st.caption(f"{kpis['records']:,} records selected ({page.filters.describe()}). {trend_note}")
     for row_start in (0, 4):
         for column, (label, key, show, define) in zip(st.columns(4), KPI_CARDS[row_start : row_start + 4], strict=True):
             with column.container(border=True):
-                st.metric(
-                    label,
-                    show(kpis[key]),
-                    delta=_delta(recent, before, key),
-                    delta_color=DELTA_COLORS.get(key, "normal"),
-                )
+                delta, colour = card_change(recent, before, key)
+                st.metric(label, show(kpis[key]), delta=delta, delta_color=colour)
                 st.caption(define(kpis))
-    monthly_chart(ask(page.data, "monthly", page.filters))
+    if recent is not None:
+        st.caption(NOISE_RULE)
+    monthly_chart(page.breakdowns.monthly())
     freshness = ask(page.data, "freshness")
     latest = freshness["latest_epoch"]
     latest_text = datetime.fromtimestamp(latest, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if latest else "n/a"
-    synced = (freshness["last_synced"] or "n/a")[:16]
+    synced = f"{freshness['last_synced']} UTC" if freshness["last_synced"] else "n/a"
     st.caption(
-        f"Data freshness: latest change {latest_text} · last synced {synced} UTC · "
+        f"Data freshness: latest change {latest_text} · last synced {synced} · "
         f"figures reused for up to {CACHE_TTL_SECONDS // 60} minutes "
         "(Reload data in the sidebar reads the table again)."
     )
 
 
-def trend_periods(data, filters):
-    """The two periods the card deltas compare, as (after, up_to) pairs, and both in words; None without dates."""
+def trend_periods(filters, anchor):
+    """The two periods the card deltas compare, as (after, up_to) pairs, and both in words; None without dates.
+
+    `anchor` is the selection's last recommendation date, where the default comparison ends.
+    """
     if filters.date_from and filters.date_to:
         days = (filters.date_to - filters.date_from).days + 1
         start = filters.date_from - timedelta(days=1)
         recent, before = (start, filters.date_to), (start - timedelta(days=days), start)
         words = f"the selected {days} days ({filters.date_from} to {filters.date_to})"
     else:
-        anchor = ask(data, "last_recommendation_date", filters)
         if anchor is None:
             return None
         days = TREND_DAYS
@@ -229,39 +272,64 @@ def trend_periods(data, filters):
     return recent, before, words, earlier
 
 
-def trends(page):
-    """KPIs of the two compared periods (None when too few records to compare) and a note saying which."""
-    periods = trend_periods(page.data, page.filters)
+def figures_and_trends(data, filters, breakdowns):
+    """(selection KPIs, recent KPIs, earlier KPIs, a note saying which periods): the comparison is None when
+    either period has too few records to compare."""
+    periods = trend_periods(filters, breakdowns.last_date)
     if periods is None:
-        return None, None, "No recommendation dates to compare periods."
+        return ask(data, "kpis_with_periods", filters)[0], None, None, "No recommendation dates to compare periods."
     recent_period, before_period, words, earlier = periods
-    undated = page.filters.without_dates()
-    recent = ask(page.data, "kpis", undated, recent_period)
-    before = ask(page.data, "kpis", undated, before_period)
+    kpis, recent, before = ask(data, "kpis_with_periods", filters, recent_period, before_period)
     smallest = min(recent["records"], before["records"])
     if smallest < MIN_GROUP_RECORDS:
-        return (
-            None,
-            None,
-            (
-                f"No changes shown: comparing {words} with {earlier} needs {MIN_GROUP_RECORDS} records in each, "
-                f"and one has only {smallest}."
-            ),
+        note = (
+            f"No changes shown: comparing {words} with {earlier} needs {MIN_GROUP_RECORDS} records in each, "
+            f"and one has only {smallest}."
         )
-    return recent, before, f"Changes compare {words} with {earlier}, same filters otherwise."
+        return kpis, None, None, note
+    return kpis, recent, before, f"Changes compare {words} with {earlier}, same filters otherwise."
 
 
-def _delta(recent, before, key):
+def change_z(recent, before, key):
+    """z of the change of one card between the two periods (see NOISE_RULE); None when it cannot be tested."""
+    if key == "acceptance_rate":
+        return proportion_change_z(recent["accepted"], recent["decided"], before["accepted"], before["decided"])
+    if key == "open_share":
+        return proportion_change_z(recent["still_open"], recent["records"], before["still_open"], before["records"])
+    if key == "sales_after_acceptance":
+        return total_change_z(
+            recent[key], recent["sales_after_acceptance_squares"], before[key], before["sales_after_acceptance_squares"]
+        )
+    sd, n = AVERAGE_SPREADS[key]
+    return mean_change_z(recent[key], recent[sd], recent[n], before[key], before[sd], before[n])
+
+
+def card_change(recent, before, key):
+    """(delta text or None, colour): coloured only when the change exceeds its noise."""
     if recent is None or recent[key] is None or before[key] is None:
-        return None
+        return None, "off"
     if key == "acceptance_rate" and min(recent["decided"], before["decided"]) < MIN_GROUP_RECORDS:
-        return None
+        return None, "off"
     change = recent[key] - before[key]
     if key in ("acceptance_rate", "open_share"):
-        return f"{change * 100:+.1f} pts"
-    if key in ("sales_after_acceptance", "avg_transaction_value", "avg_balance"):
-        return f"{'+' if change >= 0 else '-'}${abs(change):,.0f}"
-    return f"{change:+.3f}"
+        text = f"{change * 100:+.1f} pts"
+    elif key in ("sales_after_acceptance", "avg_transaction_value", "avg_balance"):
+        text = f"{'+' if change >= 0 else '-'}${abs(change):,.0f}"
+    else:
+        text = f"{change:+.3f}"
+    if not exceeds_noise(change_z(recent, before, key)):
+        return f"{text} · within noise", "off"
+    return text, DELTA_COLORS.get(key, "normal")
+
+
+def trend_runs(reliable):
+    """A number per month that changes at every unreliable month, so a line joins only consecutive reliable months."""
+    runs, run = [], 0
+    for is_reliable in reliable:
+        if not is_reliable:
+            run += 1
+        runs.append(run)
+    return runs
 
 
 def monthly_chart(monthly):
@@ -272,6 +340,7 @@ def monthly_chart(monthly):
         reliable=monthly["decided"] >= MIN_GROUP_RECORDS,
         acceptance_rate=monthly["acceptance_rate"].astype(float),
     )
+    frame["run"] = trend_runs(frame["reliable"])
     axis = alt.Axis(format="%b %Y", labelAngle=0, labelOverlap=True, title=None)
     x = alt.X("yearmonth(month):T", axis=axis)
     centred = alt.X("yearmonth(month):T", axis=axis, bandPosition=0.5)
@@ -286,7 +355,12 @@ def monthly_chart(monthly):
         .mark_bar(color="#9ecae9", opacity=0.8, width=alt.RelativeBandSize(0.8))
         .encode(x=x, y=alt.Y("records:Q", title="Recommendations"), tooltip=tooltip)
     )
-    line = alt.Chart(frame).mark_line(color="#d62728").encode(x=centred, y=alt.Y("acceptance_rate:Q"))
+    # The trend line joins only months with enough decided recommendations, and only consecutive ones.
+    line = (
+        alt.Chart(frame[frame["reliable"]])
+        .mark_line(color="#d62728")
+        .encode(x=centred, y=alt.Y("acceptance_rate:Q"), detail="run:N")
+    )
     points = (
         alt.Chart(frame)
         .mark_point(color="#d62728", size=60)
@@ -303,7 +377,8 @@ def monthly_chart(monthly):
     if sparse:
         st.caption(
             f"Hollow points: {sparse} of {len(frame)} months have fewer than {MIN_GROUP_RECORDS} decided "
-            "recommendations, so their acceptance rate can swing by chance."
+            "recommendations, so their acceptance rate can swing by chance: they are drawn alone, not joined into "
+            "the trend line."
         )
 
 
@@ -322,7 +397,7 @@ def bar_chart(frame, category, title, horizontal):
 
 
 def distributions(page):
-    data, filters = page.data, page.filters
+    breakdowns = page.breakdowns
     if page.kpis["records"] < MIN_GROUP_RECORDS:
         st.warning(
             f"Only {page.kpis['records']} records match the filters: these shapes can change a lot with a few "
@@ -330,22 +405,16 @@ def distributions(page):
         )
     left, right = st.columns(2)
     charts = [
-        (
-            left,
-            ask(data, "counts_by", "product_recommendation_status", filters),
-            "value",
-            "Recommendation status",
-            True,
-        ),
-        (right, ask(data, "affinity_bands", filters), "band", "Product affinity", False),
-        (left, ask(data, "counts_by", "customer_lifecycle_stage", filters), "value", "Lifecycle stage", True),
-        (right, ask(data, "counts_by", "product_type", filters, 10), "value", "Products held (top 10)", True),
-        (left, ask(data, "counts_by", "customer_segment", filters, 10), "value", "Segments (top 10)", True),
+        (left, breakdowns.counts("status"), "value", "Recommendation status", True),
+        (right, breakdowns.affinity_bands(), "band", "Product affinity", False),
+        (left, breakdowns.counts("stage"), "value", "Lifecycle stage", True),
+        (right, breakdowns.counts("product_type", 10), "value", "Products held (top 10)", True),
+        (left, breakdowns.counts("segment", 10), "value", "Segments (top 10)", True),
     ]
     for column, frame, category, title, horizontal in charts:
         column.altair_chart(bar_chart(frame, category, title, horizontal), width="stretch")
     with right:
-        acceptance_by_score_chart(ask(data, "acceptance_by_score", filters))
+        acceptance_by_score_chart(breakdowns.acceptance_by_score())
 
 
 def acceptance_by_score_chart(by_score):
@@ -381,14 +450,16 @@ def acceptance_by_score_chart(by_score):
 
 
 def level(value):
-    return "high" if value >= 0.7 else "medium" if value >= 0.4 else "low"
+    """Words for a 0–1 figure; "high" starts at the one affinity threshold every tab uses."""
+    return "high" if value >= HIGH_AFFINITY else "medium" if value >= 0.4 else "low"
 
 
 def reason(row):
+    age = "" if pd.isna(row["age_days"]) else f" · open {int(row['age_days'])} days"
     return (
         f"churn {row['customer_churn_probability']:.2f} ({level(row['customer_churn_probability'])}) · "
         f"affinity {row['customer_product_affinity']:.2f} ({level(row['customer_product_affinity'])}) · "
-        f"score {row['recommendation_score']:.2f} · {row['product_recommendation_status']}"
+        f"score {row['recommendation_score']:.2f} · {row['product_recommendation_status']}{age}"
     )
 
 
@@ -402,13 +473,15 @@ def shown(frame, access):
 def action_view(page):
     weights = " + ".join(f"{weight:g} × {column.replace('_', ' ')}" for column, weight in ACTION_WEIGHTS.items())
     st.caption(
-        f"Open recommendations (Pending or In Progress) ranked by action score = 100 × ({weights}): "
-        "a customer likely to leave who likes the product comes first."
+        "Customers with an open recommendation (Pending or In Progress), each once, ranked by the action score of "
+        f"their most urgent one: 100 × ({weights}). A customer likely to leave who likes the product comes first. "
+        f"Ages are counted to {page.today} (UTC)."
     )
+    ageing_chart(page.breakdowns.open_ages())
     limit = st.columns([1, 3])[0].number_input(
         "Customers to list", min_value=10, max_value=500, value=ACTION_LIST_SIZE, step=10
     )
-    actions = ask(page.data, "action_list", page.filters, int(limit))
+    actions = ask(page.data, "action_list", page.filters, page.today, int(limit))
     if actions.empty:
         st.info("No open recommendations match the filters.")
         return
@@ -423,16 +496,139 @@ def action_view(page):
     st.download_button("Download as CSV", table.to_csv(index=False), file_name="finmatch_actions.csv", mime="text/csv")
 
 
+def ageing_chart(ages):
+    """Open recommendations by age: the older, the likelier the customer has moved on."""
+    total = int(ages["records"].sum())
+    if not total:
+        return
+    chart = (
+        alt.Chart(ages, title=alt.Title(f"Open recommendations by age ({total:,})", anchor="start"))
+        .mark_bar()
+        .encode(
+            x=alt.X("bucket:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("records:Q", title="Open recommendations"),
+            tooltip=[alt.Tooltip("bucket:N", title="Open for"), alt.Tooltip("records:Q", title="Recommendations")],
+        )
+        .properties(height=200, padding={"top": 8, "left": 5, "right": 5, "bottom": 5})
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+# ---------- campaigns ----------
+
+CAMPAIGN_COLUMNS = {
+    "rank": "Rank",
+    "customer_id": "Customer ID",
+    "customer_name": "Customer",
+    "expected_value": "Expected value",
+    "value_interval": "Expected value, 90% interval",
+    "estimate": "Estimated acceptance",
+    "interval": "Estimated acceptance, 90% interval",
+    "similar_decided": "Decided recommendations behind it",
+    "segment": "Segment",
+    "stage": "Lifecycle stage",
+    "band": "Affinity band",
+    "customer_email": "Email",
+}
+
+
+@st.fragment
+def campaign_view(page):
+    products = page.campaigns.bits.products
+    if not products:
+        st.info("No product has been recommended yet, so there is nothing to build a campaign for.")
+        return
+    options = page.options
+    left, middle, right, size_column = st.columns([2, 2, 2, 1])
+    product = left.selectbox("Product to offer", products)
+    segments = middle.multiselect("Target segments", options["segments"], placeholder="All segments")
+    stages = right.multiselect("Target lifecycle stages", options["stages"], placeholder="All stages")
+    size = size_column.number_input(
+        "Customers in the list", min_value=10, max_value=5000, value=CAMPAIGN_LIST_SIZE, step=50
+    )
+    target = Target(product, tuple(segments), tuple(stages), int(size))
+    counts, ranked = ask(page.campaigns, "build", target)
+    suppression_summary(page, target, counts)
+    if counts["base_rate"] is None:
+        st.info(f"No decided recommendation of {product} yet: there is no acceptance to estimate from.")
+        return
+    if ranked.empty:
+        st.info("Every customer in the target already holds this product or has been recommended it.")
+        return
+    table = campaign_table(ranked, page.access)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button(
+        "Download the campaign list as CSV",
+        table.to_csv(index=False),
+        file_name=f"finmatch_campaign_{product.lower().replace(' ', '_')}.csv",
+        mime="text/csv",
+    )
+    if not page.access.personal:
+        st.caption("Names, emails and customer ids are masked for you, in the table and in the download.")
+
+
+def suppression_summary(page, target, counts):
+    """Who was left out and why, as counts that add up to the customers considered."""
+    held = page.campaigns.held_names(target.product)
+    held_words = ", ".join(f"“{name}”" for name in held) if held else "no product held matches it"
+    aimed = "every customer" if not (target.segments or target.stages) else "customers whose latest profile is in "
+    if target.segments or target.stages:
+        aimed += " and ".join(
+            part
+            for part in (
+                ", ".join(target.segments) if target.segments else "",
+                ", ".join(target.stages) if target.stages else "",
+            )
+            if part
+        )
+    st.markdown(
+        f"**{counts['customers']:,}** customers considered ({aimed}) · "
+        f"**{counts['already_hold']:,}** already hold {target.product} · "
+        f"**{counts['already_recommended']:,}** already recommended it "
+        f"({counts['already_open']:,} still open, {counts['already_accepted']:,} accepted, "
+        f"{counts['already_declined']:,} declined"
+        + (f", {counts['already_other']:,} other status" if counts["already_other"] else "")
+        + f") · **{counts['eligible']:,}** eligible"
+    )
+    sale = compact_money(counts["average_sale"]) if counts["average_sale"] is not None else "n/a"
+    st.caption(
+        f"Held products counted as {target.product}: {held_words} (names compared ignoring case and a trailing "
+        "“Account”). Suppressed customers are counted once: holding comes first, then the furthest status of their "
+        f"recommendations of {target.product} (accepted, else still open, else declined). Ranked by expected value = "
+        f"estimated acceptance × {target.product}'s average sale after acceptance ({sale} over {counts['sales']:,} "
+        f"sales). Estimated acceptance is Match's: (similar customers' accepted + {PRIOR_STRENGTH} × base rate) ÷ "
+        f"(their decided + {PRIOR_STRENGTH}), base rate {share(counts['base_rate'])} of "
+        f"{counts['product_decided']:,} decided; the {INTERVAL_LEVEL:.0%} interval is the Wilson interval of those "
+        "counts. The sidebar filters do not apply: a campaign looks at every customer's records."
+    )
+
+
+def campaign_table(ranked, access):
+    """The ranked customers with readable figures, masked unless the viewer may see customer data."""
+    frame = ranked.assign(
+        rank=range(1, len(ranked) + 1),
+        expected_value=ranked["expected_value"].map(money),
+        value_interval=[
+            f"{money(low)} – {money(high)}" for low, high in zip(ranked["value_low"], ranked["value_high"], strict=True)
+        ],
+        estimate=ranked["estimate"].map(share),
+        interval=[f"{share(low)} – {share(high)}" for low, high in zip(ranked["low"], ranked["high"], strict=True)],
+        similar_decided=ranked["similar_decided"].astype(int),
+    )[list(CAMPAIGN_COLUMNS)]
+    visible = frame if access.personal else mask_personal(frame)
+    return visible.rename(columns=CAMPAIGN_COLUMNS)
+
+
 # ---------- match ----------
 
 
 @st.fragment
 def match_view(page):
     st.caption(
-        "Products this customer has not been offered yet, ranked by how often similar customers (same segment, "
-        "lifecycle stage and affinity band) accepted them, blended with each product's overall acceptance "
-        f"(counted as {PRIOR_STRENGTH} decided recommendations). Learned from every decided recommendation in the "
-        "table, whatever the filters."
+        "Products this customer has neither been offered nor already holds, ranked by how often similar customers "
+        "(same segment, lifecycle stage and affinity band) accepted them, blended with each product's overall "
+        f"acceptance (counted as {PRIOR_STRENGTH} decided recommendations), with the {INTERVAL_LEVEL:.0%} interval "
+        "of each estimate. Learned from every decided recommendation in the table, whatever the filters."
     )
     customer = choose_customer(page)
     if customer is None:
@@ -442,20 +638,27 @@ def match_view(page):
         st.info("No records for that customer.")
         return
     shown_id = customer if page.access.personal else mask_id(customer)
-    st.markdown(f"**{shown_id}** · {profile['segment']} · {profile['stage']} · {profile['band'] or 'no'} affinity band")
-    ranking = ask(page.matcher, "ranking", customer, profile)
+    st.markdown(
+        f"**{shown_id}** · {profile['segment']} · {profile['stage']} · {profile['band'] or 'no'} affinity band "
+        "(latest record's segment and stage, average affinity)"
+    )
+    products = ask(page.matcher, "customer_products", customer)
+    outcomes = ask(page.matcher, "outcome_cells")
+    ranking, held = rank_products(cells_from(outcomes), profile, products)
+    if held:
+        st.caption(f"Not suggested because the customer already holds them: {', '.join(held)}.")
     if ranking.empty:
-        st.info("This customer has been offered every product that has decided recommendations.")
+        st.info("This customer has been offered, or already holds, every product that has decided recommendations.")
     else:
         st.dataframe(ranking_table(ranking), hide_index=True, width="stretch")
-    holdout = ask(page.matcher, "holdout")
+    holdout = holdout_from(outcomes)
     notice = st.success if holdout.has_signal else st.info if holdout.enough else st.warning
     notice(holdout.verdict())
 
 
 def choose_customer(page):
     """A customer from the top of Who to act on; viewers allowed to see customer data may type any id."""
-    actions = ask(page.data, "action_list", page.filters, ACTION_LIST_SIZE)
+    actions = ask(page.data, "action_list", page.filters, page.today, ACTION_LIST_SIZE)
     candidates = list(dict.fromkeys(actions["customer_id"]))
     show = (lambda value: value) if page.access.personal else mask_id
     if page.access.personal:
@@ -473,6 +676,9 @@ def ranking_table(ranking):
         {
             "Product": ranking["product"],
             "Estimated acceptance": ranking["estimate"].map(share),
+            f"{INTERVAL_LEVEL:.0%} interval": [
+                f"{share(low)} – {share(high)}" for low, high in zip(ranking["low"], ranking["high"], strict=True)
+            ],
             "Similar customers: decided": ranking["similar_decided"].astype(int),
             "Similar customers: accepted": ranking["similar_accepted"].astype(int),
             "Product base rate": ranking["base_rate"].map(share),
@@ -518,7 +724,7 @@ def generate(page, model):
     problem = None
     with st.status("Generating insights…", expanded=True) as status:
         status.write("Computing the figures over the table…")
-        stats = gather_statistics(Cached(page.data), page.filters)
+        stats = gather_statistics(Cached(page.data), page.filters, page.today)
         sections = {}
         for focus in FOCUS_AREAS:
             if model and problem is None:
@@ -542,7 +748,9 @@ def generate(page, model):
 
 
 def short_error(error):
+    """The first line of an error, short, with anything that looks like customer data removed."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = redact(text)
     return text if len(text) <= 160 else text[:157] + "…"
 
 
@@ -556,7 +764,12 @@ def save_history(history, entry):
 def show_entry(entry):
     st.caption(f"Generated {entry.title()}.")
     for focus, text in entry.sections.items():
-        st.markdown(f"#### {focus}\n{text}")
+        st.markdown(f"#### {focus}\n{as_plain_markdown(text)}")
+
+
+def as_plain_markdown(text):
+    """Dollar amounts as text: Streamlit's markdown reads a pair of $ signs as a formula."""
+    return text.replace("$", "\\$")
 
 
 HISTORY_KEY = "finmatch_history_entries"
@@ -615,7 +828,8 @@ def explorer(page):
         st.caption("Customer names, emails and ids are masked for you, so they cannot be searched.")
     size_column, page_column, _ = st.columns([1, 1, 2])
     page_size = size_column.selectbox("Rows per page", [25, 50, 100])
-    total = ask(page.data, "match_count", page.filters, search, personal)
+    # Without a search the explorer shows the whole selection, already counted for the cards.
+    total = ask(page.data, "match_count", page.filters, search, personal) if search.strip() else page.kpis["records"]
     pages = max((total + page_size - 1) // page_size, 1)
     number = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
     frame = ask(page.data, "explore", page.filters, search, int(number), page_size, personal)
@@ -642,7 +856,11 @@ def guarded(view, page):
         st.error(f"This section could not be shown: {short_error(error)}")
 
 
-VIEWS = [overview, distributions, action_view, match_view, insights_view, explorer]
+VIEWS = [overview, distributions, action_view, campaign_view, match_view, insights_view, explorer]
+
+
+def utc_today():
+    return datetime.now(timezone.utc).date()
 
 
 def main():
@@ -654,20 +872,48 @@ def main():
     except WarehouseMissing as missing:
         st.info(str(missing))
         return
-    data = FprData(backend)
-    if ask(data, "kpis", Filters())["records"] == 0:
+    with backend.reading():  # locally: the warehouse stays attached for this run only
+        show_page(FprData(backend))
+
+
+def show_page(data):
+    today = utc_today()
+    options = ask(data, "vocabulary")
+    if options["dates"][1] is None and not options["statuses"]:
+        st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
+        return
+    campaigns = campaigns_for(data, options, options["products"])
+    # Locally, the per-customer tables Match and the campaign lists read are built in the background while
+    # the other tabs are computed; in Snowflake each statement computes what it reads.
+    data.backend.prefetch(campaigns.builds())
+    everything = ask(data, "breakdowns", Filters(), today)
+    if everything.records == 0:
         st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
         return
     access = viewer_access(data)
-    filters = sidebar(data, access)
-    kpis = ask(data, "kpis", filters)
-    st.sidebar.caption(f"Source: {backend.name} · {kpis['records']:,} records selected")
+    filters = sidebar(options, access)
+    breakdowns = everything if filters == Filters() else ask(data, "breakdowns", filters, today)
+    kpis, recent, before, trend_note = figures_and_trends(data, filters, breakdowns)
+    st.sidebar.caption(f"Source: {data.backend.name} · {kpis['records']:,} records selected")
     tabs = st.tabs(TABS)
     if kpis["records"] == 0:
         for tab in tabs:
             tab.warning(NO_MATCH)
         return
-    page = Page(data, Matcher(backend), filters, kpis, access)
+    page = Page(
+        data,
+        Matcher(data, campaigns.codes, campaigns.bits),
+        campaigns,
+        filters,
+        kpis,
+        access,
+        today,
+        options,
+        breakdowns,
+        recent,
+        before,
+        trend_note,
+    )
     for tab, view in zip(tabs, VIEWS, strict=True):
         with tab:
             guarded(view, page)

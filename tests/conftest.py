@@ -401,3 +401,19 @@ def app_on(monkeypatch, tmp_path):
         return AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
 
     return make
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """What each download button offers, by label: the file a viewer would receive (AppTest keeps no copy)."""
+    import streamlit
+
+    offered = {}
+    original = streamlit.download_button
+
+    def recording(label, data, *args, **kwargs):
+        offered[label] = data if isinstance(data, str) else data.decode()
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "download_button", recording)
+    return offered

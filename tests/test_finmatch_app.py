@@ -6,15 +6,14 @@ Every figure the app shows is checked against SQL written here, over the whole t
 
 import json
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import duckdb
 import pandas as pd
 from conftest import SOFT_DELETED
-from finmatch_insights import compact_money, money, score, share
 
 LIVE = "FROM tester.fpr_records WHERE NOT coalesce(_fivetran_deleted, false)"
-TABS = ["Overview", "Distributions", "Who to act on", "Match", "Insights", "Data explorer"]
+TABS = ["Overview", "Distributions", "Who to act on", "Campaigns", "Match", "Insights", "Data explorer"]
 ACCEPTED = "CASE WHEN product_recommendation_status = 'Accepted' THEN 1 ELSE 0 END"
 DECIDED = "CASE WHEN product_recommendation_status IN ('Accepted', 'Declined') THEN 1 ELSE 0 END"
 OPEN = "CASE WHEN product_recommendation_status IN ('Pending', 'In Progress') THEN 1 ELSE 0 END"
@@ -22,6 +21,27 @@ SALE_AFTER_ACCEPTANCE = (
     "product_recommendation_status = 'Accepted' AND product_sales_date >= product_recommendation_date "
     "AND product_sales_amount IS NOT NULL"
 )
+
+
+# How the cards print their figures, written out here rather than taken from the app's formatters.
+def share(value):
+    return f"{value:.1%}"
+
+
+def score(value):
+    return f"{value:.3f}"
+
+
+def money(value):
+    return f"${value:,.2f}"
+
+
+def compact_money(value):
+    """Totals in millions or thousands with two decimals, as the sales card prints them."""
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= size:
+            return f"${value / size:,.2f}{unit}"
+    return money(value)
 
 
 def sql(warehouse, query):
@@ -77,6 +97,10 @@ def explorer_frame(at):
     return dataframe_with(at, "Last updated (UTC)")
 
 
+def campaign_frame(at):
+    return dataframe_with(at, "Expected value")
+
+
 def dataframe_with(at, header):
     return next(frame.value for frame in at.dataframe if header in frame.value.columns)
 
@@ -87,8 +111,8 @@ def test_every_view_renders_on_first_load(app_on, finmatch_warehouse):
     assert not at.exception and not at.error
     assert [tab.label for tab in at.tabs] == TABS
     assert len(at.metric) == 8
-    assert len(charts(at)) == 7  # the monthly overview and six distributions
-    assert {"Action score", "Estimated acceptance", "Record ID"} <= {
+    assert len(charts(at)) == 8  # the monthly overview, six distributions and the ages of open recommendations
+    assert {"Action score", "Estimated acceptance", "Expected value", "Record ID"} <= {
         header for frame in at.dataframe for header in frame.value.columns
     }
     assert not at.toggle  # customer data is never a switch in the page
@@ -160,7 +184,7 @@ def test_trends_compare_the_last_90_days_with_the_90_before(app_on, finmatch_war
         for low, high in ((start, anchor), (start - timedelta(days=90), start))
     )
     card = next(metric for metric in at.metric if metric.label == "Avg recommendation score")
-    assert card.delta == f"{recent - before:+.3f}"
+    assert card.delta.split(" · ")[0] == f"{recent - before:+.3f}"
     assert f"the last 90 days of recommendations ({start + timedelta(days=1)} to {anchor})" in captions(at)
 
 
@@ -177,7 +201,7 @@ def test_trends_follow_the_date_filter_and_say_so(app_on, finmatch_warehouse):
         for low, high in ((start, last), (start - timedelta(days=days), start))
     )
     card = next(metric for metric in at.metric if metric.label == "Avg recommendation score")
-    assert card.delta == f"{recent - before:+.3f}"
+    assert card.delta.split(" · ")[0] == f"{recent - before:+.3f}"
     text = captions(at)
     assert f"Changes compare the selected {days} days ({first} to {last}) with the {days} days before" in text
     assert f"Recommended: {first} to {last}" in text
@@ -202,28 +226,32 @@ def test_the_action_list_follows_its_score_with_readable_headers(app_on, finmatc
     at = app_on(finmatch_warehouse).run()
 
     actions = dataframe_with(at, "Action score")
+    today = datetime.now(timezone.utc).date()
     expected = sql(
         finmatch_warehouse,
         "SELECT record_id, round(100 * (0.5 * customer_churn_probability + 0.3 * customer_product_affinity "
-        f"+ 0.2 * recommendation_score), 1) AS s {LIVE} "
+        f"+ 0.2 * recommendation_score), 1) AS s, DATE '{today}' - product_recommendation_date {LIVE} "
         "AND product_recommendation_status IN ('Pending', 'In Progress') ORDER BY s DESC, record_id LIMIT 50",
     )
-    assert list(zip(actions["Record ID"], actions["Action score"], strict=True)) == expected
+    assert list(zip(actions["Record ID"], actions["Action score"], actions["Open for (days)"], strict=True)) == expected
     assert all(text.startswith("churn ") and " · affinity " in text for text in actions["Why"])
     assert not any("_" in header for header in actions.columns)
 
 
-def test_customer_data_is_masked_everywhere_by_default(app_on, finmatch_warehouse):
+def test_customer_data_is_masked_everywhere_by_default(app_on, finmatch_warehouse, downloads):
     at = app_on(finmatch_warehouse).run()
 
     actions = dataframe_with(at, "Action score")
-    explored = explorer_frame(at)
-    for frame in (actions, explored):
+    for frame in (actions, explorer_frame(at), campaign_frame(at)):
         assert all("•" in value for value in frame["Customer ID"])
         assert all("•" in value for value in frame["Customer"])
     assert all(email.split("@")[0].endswith("•••") for email in actions["Email"])
-    csv = next(element for element in at.get("download_button"))
-    assert "CUST_0" not in str(csv.proto) and "customer1@" not in str(csv.proto)
+    assert set(downloads) == {"Download as CSV", "Download the campaign list as CSV"}
+    names = {name for (name,) in sql(finmatch_warehouse, f"SELECT DISTINCT customer_name {LIVE}")}
+    for csv in downloads.values():
+        assert "CUST_0" not in csv and "@example.com" in csv
+        assert not any(f"customer{number}@" in csv for number in range(1, 751))
+        assert not any(name in csv.split(",") for name in names)
     picker = next(box for box in at.selectbox if box.label.startswith("Customer"))
     assert all("•" in option for option in picker.options)
     assert "Customer data masked" in "\n".join(caption.value for caption in at.sidebar.caption)

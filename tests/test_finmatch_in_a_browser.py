@@ -1,7 +1,8 @@
 """FinMatch in a real browser: headless Chromium loads the running app on loopback.
 
 `.ci/run` installs Debian's chromium. Elsewhere the test is skipped when chromium is
-missing, but in CI (CI=true) a missing browser is a failure, not a skip.
+missing, but in CI (CI=true) a missing browser is a failure, not a skip. Screenshots of every
+tab go to a temporary folder of the test, or to FINMATCH_SCREENSHOTS when it names one.
 """
 
 import os
@@ -10,15 +11,15 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
 import requests
-from conftest import APP_DIR, ROOT
-from finmatch_insights import share
+from conftest import APP_DIR
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = ROOT / "files"
+SCREENSHOTS_ENV = "FINMATCH_SCREENSHOTS"
 CHROMIUM_FLAGS = [
     "--headless=new",
     "--no-sandbox",
@@ -92,12 +93,20 @@ def show_tab(page, name):
     page.locator('[role="tabpanel"]:visible').first.wait_for(state="visible")
 
 
-def screenshot(page, name):
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"finmatch_{name}.png"), full_page=True)
+@pytest.fixture
+def screenshots(tmp_path):
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
-def test_every_tab_renders_in_chromium_with_figures_equal_to_sql(running_app, browser_page, finmatch_warehouse):
+def screenshot(page, folder, name):
+    page.screenshot(path=str(folder / f"finmatch_{name}.png"), full_page=True)
+
+
+def test_every_tab_renders_in_chromium_with_figures_equal_to_sql(
+    running_app, browser_page, finmatch_warehouse, screenshots
+):
     page = browser_page
     page.goto(running_app)
 
@@ -111,22 +120,27 @@ def test_every_tab_renders_in_chromium_with_figures_equal_to_sql(running_app, br
             "FROM tester.fpr_records WHERE NOT coalesce(_fivetran_deleted, false)"
         ).fetchone()
     acceptance_card = page.locator('[data-testid="stMetric"]', has_text="Acceptance rate")
-    assert share(acceptance) in acceptance_card.inner_text()
+    assert f"{acceptance:.1%}" in acceptance_card.inner_text()
     assert page.get_by_text("Deploy", exact=True).count() == 0
-    screenshot(page, "overview")
+    screenshot(page, screenshots, "overview")
 
     show_tab(page, "Distributions")
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 7
-    screenshot(page, "distributions")
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 8
+    screenshot(page, screenshots, "distributions")
+
+    show_tab(page, "Campaigns")
+    page.get_by_text("already hold").first.wait_for(timeout=60_000)
+    assert page.get_by_text("eligible").count() >= 1
+    screenshot(page, screenshots, "campaigns")
 
     for name, file_name in (("Who to act on", "actions"), ("Match", "match"), ("Data explorer", "explorer")):
         show_tab(page, name)
-        screenshot(page, file_name)
+        screenshot(page, screenshots, file_name)
 
     show_tab(page, "Insights")
     page.get_by_role("button", name="Generate insights").click()
     page.get_by_role("heading", name="Optimisation opportunities").first.wait_for(timeout=60_000)
-    screenshot(page, "insights")
+    screenshot(page, screenshots, "insights")
 
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0

@@ -6,13 +6,16 @@ uplift only from accepted recommendations sold on or after the recommendation da
 """
 
 import shutil
+from datetime import date
 
 import duckdb
 import pytest
 from finmatch_data import DuckDBBackend, Filters, FprData
-from finmatch_insights import FOCUS_AREAS, computed_insight, cortex_prompt, gather_statistics, money, share
-from finmatch_settings import MIN_GROUP_RECORDS
+from finmatch_insights import FOCUS_AREAS, computed_insight, cortex_prompt, gather_statistics
 from test_finmatch_app import ACCEPTED, DECIDED, LIVE, SALE_AFTER_ACCEPTANCE, sql
+
+MIN_GROUP_RECORDS = 30  # as documented
+TODAY = date(2025, 7, 1)
 
 SMALL_GROUP = "Annuity"
 SMALL_GROUP_SIZE = 11
@@ -20,12 +23,12 @@ SMALL_GROUP_SIZE = 11
 
 @pytest.fixture(scope="module")
 def warehouse_with_a_small_group(finmatch_warehouse, tmp_path_factory):
-    """A copy where 11 decided recommendations, all accepted, hold a product type of their own."""
+    """A copy where 11 decided recommendations, all accepted, recommend a product of their own."""
     path = tmp_path_factory.mktemp("small-group") / "warehouse.db"
     shutil.copy(finmatch_warehouse, path)
     with duckdb.connect(str(path)) as db:
         db.execute(
-            f"UPDATE tester.fpr_records SET product_type = '{SMALL_GROUP}', "
+            f"UPDATE tester.fpr_records SET product_recommendation = '{SMALL_GROUP}', "
             "product_recommendation_status = 'Accepted' "
             f"WHERE record_id IN (SELECT record_id {LIVE} "
             "AND product_recommendation_status IN ('Accepted', 'Declined') "
@@ -35,7 +38,7 @@ def warehouse_with_a_small_group(finmatch_warehouse, tmp_path_factory):
 
 
 def insights(warehouse, filters=None):
-    stats = gather_statistics(FprData(DuckDBBackend(warehouse)), filters or Filters())
+    stats = gather_statistics(FprData(DuckDBBackend(warehouse)), filters or Filters(), TODAY)
     return stats, {focus: computed_insight(focus, stats) for focus in FOCUS_AREAS}
 
 
@@ -45,7 +48,7 @@ def test_a_dimension_filtered_to_one_value_is_never_compared(finmatch_warehouse)
     everything = "\n".join(texts.values())
     assert "Retail segment" not in everything and "accepts least" not in everything
     assert "Segments are not compared: the filters select only one." in texts["Optimisation opportunities"]
-    assert "By segments" not in cortex_prompt("Optimisation opportunities", stats)
+    assert "Acceptance by segment" not in cortex_prompt("Optimisation opportunities", stats)
 
 
 def test_a_group_below_the_minimum_is_never_named(warehouse_with_a_small_group):
@@ -56,19 +59,23 @@ def test_a_group_below_the_minimum_is_never_named(warehouse_with_a_small_group):
     assert SMALL_GROUP not in cortex_prompt("Overall performance", stats)
     named = sql(
         warehouse_with_a_small_group,
-        f"SELECT product_type, sum({ACCEPTED}) / sum({DECIDED}) AS rate, sum({DECIDED}) AS decided {LIVE} "
-        f"GROUP BY 1 HAVING sum({DECIDED}) >= {MIN_GROUP_RECORDS} ORDER BY rate DESC, product_type DESC",
+        f"SELECT product_recommendation, sum({ACCEPTED}) / sum({DECIDED}) AS rate, sum({DECIDED}) AS decided {LIVE} "
+        f"GROUP BY 1 HAVING sum({DECIDED}) >= {MIN_GROUP_RECORDS} ORDER BY rate DESC, product_recommendation DESC",
     )
     best, worst = named[0], named[-1]
-    assert f"Best acceptance by product type: {best[0]} {share(best[1])} accepted of {best[2]} decided" in everything
-    assert f"weakest: {worst[0]} {share(worst[1])} accepted of {worst[2]} decided" in everything
+    assert (
+        f"By product recommended, best acceptance: {best[0]} {best[1]:.1%} accepted of {best[2]} decided" in everything
+    )
+    assert f"weakest: {worst[0]} {worst[1]:.1%} accepted of {worst[2]} decided" in everything
     assert f"Groups with fewer than {MIN_GROUP_RECORDS} decided recommendations are not named." in everything
 
 
 def test_with_too_few_decided_in_every_group_nothing_is_named(finmatch_warehouse):
     _, texts = insights(finmatch_warehouse, Filters(segments=("Retail",), stages=("Lead",)))
 
-    assert "Product types are not compared: fewer than two have 30 or more decided" in texts["Overall performance"]
+    assert (
+        "Products recommended are not compared: fewer than two have 30 or more decided" in texts["Overall performance"]
+    )
     assert "Lead marketing with" not in texts["Strategic recommendations"]
 
 
@@ -76,7 +83,7 @@ def test_what_the_insights_say_about_who_to_act_on_matches_that_list(finmatch_wa
     data = FprData(DuckDBBackend(finmatch_warehouse))
     _, texts = insights(finmatch_warehouse)
 
-    top = data.action_list(Filters(), 50)
+    top = data.action_list(Filters(), TODAY, 50)
     high = int((top["customer_product_affinity"] >= 0.75).sum())
     (open_high,) = sql(
         finmatch_warehouse,
@@ -86,7 +93,8 @@ def test_what_the_insights_say_about_who_to_act_on_matches_that_list(finmatch_wa
     text = texts["Optimisation opportunities"]
     assert f"**{open_high:,}** open recommendations" in text
     assert (
-        f"ranks open recommendations by action score, churn risk first: {high} of its top 50 have that affinity" in text
+        "ranks customers by the action score of their most urgent open recommendation, churn risk first: "
+        f"{high} of its top 50 have that affinity" in text
     )
     assert "listed first" not in text
 
@@ -100,6 +108,36 @@ def test_sales_are_counted_only_after_acceptance(finmatch_warehouse):
         f"sum(CASE WHEN {SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END), sum(product_sales_amount) {LIVE}",
     )[0]
     text = texts["Financial impact"]
-    assert f"Sales after acceptance total **{money(total)}** over {count:,} sales" in text
-    assert money(every_sale) not in text
+    assert f"Sales after acceptance total **${total:,.2f}** over {count:,} sales" in text
+    assert f"${every_sale:,.2f}" not in text
     assert "not a measured result" in text
+
+
+def test_acceptance_claims_are_by_product_recommended_as_match_ranks_them(finmatch_warehouse):
+    """The product the insights lead with is the one Match's base rates rank first, never one by product held."""
+    _, texts = insights(finmatch_warehouse)
+
+    (best, rate, decided) = sql(
+        finmatch_warehouse,
+        f"SELECT product_recommendation, sum({ACCEPTED}) / sum({DECIDED}) AS rate, sum({DECIDED}) {LIVE} "
+        f"GROUP BY 1 HAVING sum({DECIDED}) >= {MIN_GROUP_RECORDS} ORDER BY rate DESC, 1 DESC LIMIT 1",
+    )[0]
+    strategic = texts["Strategic recommendations"]
+    assert (
+        f"By product recommended, lead marketing with {best}, the product accepted most when recommended "
+        f"({rate:.1%} accepted of {decided} decided)"
+    ) in strategic
+    everything = "\n".join(texts.values())
+    assert "product type" not in everything
+    for sentence in everything.replace("**", "").split(". "):
+        if "accept" in sentence and any(name in sentence for name in ("Insurance", "Mortgage", "Loan")):
+            assert "product recommended" in sentence or "recommended" in sentence, sentence
+
+
+def test_dollar_amounts_in_the_insights_are_shown_as_text_not_read_as_formulas(app_on, finmatch_warehouse):
+    at = app_on(finmatch_warehouse).run()
+    next(element for element in at.button if element.label == "Generate insights").click().run()
+
+    (financial,) = [block.value for block in at.markdown if block.value.startswith("#### Financial impact")]
+    assert "\\$" in financial
+    assert "$" not in financial.replace("\\$", "")
