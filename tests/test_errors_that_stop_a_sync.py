@@ -25,12 +25,16 @@ def test_a_client_error_fails_at_once_without_retrying(make_api, project, fault,
     assert project.query("SELECT count(*) FROM tester.fpr_records") == [(200,)]
 
 
-def test_a_404_names_the_base_url_to_check(make_api, project):
+def test_a_404_names_the_base_url_to_check(make_api, project, no_backoff_sleep):
     server = make_api(size=50, faults="1=status:404")
 
     result = project.sync(configuration_for(server))
 
-    assert f"no FPR API at {server.base_url}/fpr_data (HTTP 404): check 'base_url'" in result.output
+    assert not result.ok
+    assert f"page 1: no FPR API at {server.base_url}/fpr_data (HTTP 404): check 'base_url'" in result.output
+    assert server.requests_served == 1 and no_backoff_sleep == []
+    assert result.state == {}
+    assert project.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'fpr_records'") == [(0,)]
 
 
 def test_a_wrong_key_fails_the_first_page_and_loads_nothing(api, project):
