@@ -10,6 +10,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.t
 SYNC_DEPS := $(VENV)/.sync-installed
 APP_DEPS := $(VENV)/.app-installed
 DEV_DEPS := $(VENV)/.dev-installed
+MUTATION_DEPS := $(VENV)/.mutation-installed
 SQL ?=
 # make benchmark-app: how many generated records FinMatch is timed on.
 ROWS ?= 10000000
@@ -45,7 +46,7 @@ URLLIB3_OLDEST := 1.26.0
 URLLIB3_NEWEST := 2.8.0
 
 .PHONY: help install sync sync-changes app api query test test-fast test-thorough test-urllib3 test-app-sis check-urllib3-bounds lint format \
-	benchmark benchmark-app package check-package configuration check-connection deploy snow-cli deploy-app reset clean
+	mutation mutation-privacy benchmark benchmark-app package check-package configuration check-connection deploy snow-cli deploy-app reset clean
 
 help:
 	@echo "make sync              start the local FPR API, sync it into $(LOCAL_PROJECT)/files/warehouse.db, show what landed"
@@ -56,6 +57,8 @@ help:
 	@echo "make test-thorough     the whole suite with many more generated cases (CI)"
 	@echo "make test-urllib3      the connector's tests against the oldest and newest urllib3 requests allows"
 	@echo "make test-app-sis      FinMatch's tests on the Streamlit that Streamlit in Snowflake runs"
+	@echo "make mutation          plant bugs in the safeguards, one at a time, and list those no test notices"
+	@echo "make mutation-privacy  the same for masking and privacy alone (CI)"
 	@echo "make lint              ruff check and format check"
 	@echo "make format            apply ruff formatting and safe fixes"
 	@echo "make benchmark         print speed and memory figures"
@@ -91,6 +94,11 @@ $(DEV_DEPS): requirements-dev.txt requirements-test.txt requirements-sync.txt ap
 	@echo "installing the test and development tools (requirements-dev.txt)"
 	$(PIP) -r requirements-dev.txt
 	@touch $@ $(SYNC_DEPS) $(APP_DEPS)
+
+$(MUTATION_DEPS): requirements-mutation.txt constraints.txt $(DEV_DEPS)
+	@echo "installing the mutation tester (requirements-mutation.txt)"
+	$(PIP) -r requirements-mutation.txt
+	@touch $@
 
 install: $(DEV_DEPS)
 
@@ -151,6 +159,13 @@ test-urllib3-%: .venv-urllib3-%/.installed
 
 test-app-sis: .venv-sis/.installed
 	FINMATCH_SIS_PINS=1 .venv-sis/bin/python -m pytest -p no:cacheprovider $(wildcard tests/test_finmatch_*.py)
+
+# A planted bug in each safeguard must make a test fail (tools/mutation.py); mutation-privacy: masking and privacy alone.
+mutation: $(MUTATION_DEPS)
+	$(PY) tools/mutation.py
+
+mutation-privacy: $(MUTATION_DEPS)
+	$(PY) tools/mutation.py --scope privacy
 
 lint: $(DEV_DEPS)
 	$(BIN)/ruff check .

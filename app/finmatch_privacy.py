@@ -78,8 +78,7 @@ def mask_id(value):
     """Keeps the prefix and the last two characters: enough to tell rows apart, not to look one up."""
     if not isinstance(value, str) or not value:
         return value
-    prefix, _, rest = value.rpartition("_")
-    body = rest if prefix else value
+    prefix, _, body = value.rpartition("_")  # no "_": no prefix, and the body is the whole id
     hidden = "•" * max(len(body) - 2, 1) + body[-2:]
     return f"{prefix}_{hidden}" if prefix else hidden
 

@@ -15,8 +15,7 @@ from fpr.text import repair_text
 MAX_EXTRA_COLUMNS = 100  # distinct undeclared names taken per sync
 MAX_FIELD_NAME_LENGTH = 255  # Snowflake's limit for a column name
 MAX_REMEMBERED_NAMES = 10_000  # verdicts kept per sync; a server inventing names on every record cannot grow it
-RESERVED_PREFIX = "fivetran"  # _fivetran_synced, _fivetran_deleted... belong to Fivetran
-SYSTEM_COLUMNS = {"_fivetran_synced", "_fivetran_deleted", "_fivetran_id"}
+RESERVED_PREFIX = "fivetran"  # _fivetran_synced, _fivetran_deleted, _fivetran_id... belong to Fivetran
 
 
 class ExtraFieldNames:
@@ -31,7 +30,7 @@ class ExtraFieldNames:
         self.taken = {skeleton(name): name for name in declared}
         self.verdicts = {}  # name -> (name to use, refusal or None)
 
-    def accept(self, name):
+    def accept(self, name: str):
         """(the name to use, None) or (the name, why no column can take it)."""
         verdict = self.verdicts.get(name)
         if verdict is None:
@@ -40,9 +39,7 @@ class ExtraFieldNames:
                 self.verdicts[name] = verdict
         return verdict
 
-    def _judge(self, name):
-        if not isinstance(name, str):
-            return str(name), "not text"
+    def _judge(self, name: str):
         repaired = repair_text(name)
         key = skeleton(repaired)
         if not key:
@@ -51,7 +48,7 @@ class ExtraFieldNames:
             return repaired, "unprintable characters"
         if len(repaired) > MAX_FIELD_NAME_LENGTH:
             return repaired, f"longer than {MAX_FIELD_NAME_LENGTH} characters"
-        if key.startswith(RESERVED_PREFIX) or repaired.lower() in SYSTEM_COLUMNS:
+        if key.startswith(RESERVED_PREFIX):
             return repaired, "reserved for Fivetran"
         if safe_log.EMAIL.search(repaired):
             return repaired, "looks like an email address"

@@ -47,8 +47,10 @@ class RecordNormaliser:
         if record_id is None:
             self.issues.skip()
             return None
-        row = {}
+        row = {self.primary_key: record_id}  # already repaired and counted: not repaired a second time below
         for name, value in raw.items():
+            if name == self.primary_key:
+                continue
             column_type = self.columns.get(name)
             if _fits_as_is(column_type, value):  # the fast path: most values of a well-formed record
                 row[name] = value
@@ -62,7 +64,6 @@ class RecordNormaliser:
                     self.issues.repaired_text(FIELD_NAMES, record_id)
                 name = usable
             row[name] = self._value(name, value, column_type, record_id)
-        row[self.primary_key] = record_id
         return row
 
     def _record_id(self, raw: dict):
@@ -147,21 +148,25 @@ def _to_double(value):
     return number if math.isfinite(number) else INVALID
 
 
-def _integer_in(low: int, high: int):
-    """A converter to whole numbers within [low, high], from ints, whole floats or digit text."""
+def _whole_number(value, low: int, high: int):
+    """A whole number within [low, high], from an int, a whole float or digit text; INVALID otherwise."""
+    if isinstance(value, bool):
+        return INVALID
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+        value = int(value.strip())
+    if not isinstance(value, int) or not low <= value <= high:
+        return INVALID
+    return value
 
-    def convert(value):
-        if isinstance(value, bool):
-            return INVALID
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
-            value = int(value.strip())
-        if not isinstance(value, int) or not low <= value <= high:
-            return INVALID
-        return value
 
-    return convert
+def _to_int(value):
+    return _whole_number(value, *INT_RANGE)
+
+
+def _to_long(value):
+    return _whole_number(value, *LONG_RANGE)
 
 
 def _to_date(value):
@@ -191,7 +196,7 @@ def _to_string(value):
 _CONVERTERS = {
     "STRING": _to_string,
     "DOUBLE": _to_double,
-    "INT": _integer_in(*INT_RANGE),
-    "LONG": _integer_in(*LONG_RANGE),
+    "INT": _to_int,
+    "LONG": _to_long,
     "NAIVE_DATE": _to_date,
 }

@@ -37,7 +37,8 @@ def secret_forms(secret: str) -> tuple:
         return ()
     raw = secret.encode("utf-8")
     encoded = [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()]
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), *encoded, *(form.rstrip("=") for form in encoded)}
+    url_encoded = {quote(secret, safe=""), quote(secret), quote_plus(secret)}  # "/" kept or not; space as %20 or +
+    forms = {secret, *url_encoded, *encoded, *(form.rstrip("=") for form in encoded)}
     return tuple(sorted(forms, key=len, reverse=True))
 
 

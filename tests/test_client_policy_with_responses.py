@@ -5,6 +5,7 @@ wait is an exact number: retry n waits min(30, 2^(n-1)) s unless the server asks
 Expected messages are written out in full; where a sync runs, the test also reads what landed.
 """
 
+import dataclasses
 import socket
 import ssl
 from email.utils import formatdate
@@ -135,6 +136,12 @@ def test_a_retry_after_date_in_the_future_is_waited_for(api, no_backoff_sleep):
             "page 2: the API answered with a redirect (HTTP 301), which is not followed so that the key is not "
             "sent elsewhere: set 'base_url' to the final address",
         ),
+        (
+            300,
+            None,
+            "page 2: the API answered with a redirect (HTTP 300), which is not followed so that the key is not "
+            "sent elsewhere: set 'base_url' to the final address",
+        ),
     ],
 )
 def test_an_answer_no_retry_can_fix_fails_at_once_saying_what_to_check(api, no_backoff_sleep, status, body, message):
@@ -169,8 +176,10 @@ def test_an_html_page_gets_two_attempts_and_says_what_to_check(api, no_backoff_s
     with pytest.raises(FprError) as failure:
         client().get_page(None, 1)
 
-    assert str(failure.value).startswith(
-        "page 1: the API answered with an HTML page instead of JSON (2 attempts): base_url may point at a website"
+    assert str(failure.value) == (
+        "page 1: the API answered with an HTML page instead of JSON (2 attempts): base_url may point at a website, "
+        "a login page or a proxy, or the API may be down for maintenance; check base_url and that the API is up, "
+        "then rerun"
     )
     assert len(api.calls) == 2 and no_backoff_sleep == [1.0]
 
@@ -281,3 +290,58 @@ def test_a_wrong_key_on_page_two_keeps_page_one_and_its_cursor(tmp_path):
     assert "page 2: the API key was rejected (HTTP 401): check 'api_key'" in result.output
     assert result.state == {"next_cursor": "c1", "last_updated_epoch": 1748797202}
     assert [row["record_id"] for row in project.rows()] == ["rec-0001", "rec-0002"]
+
+
+def test_a_policy_of_one_attempt_gives_up_at_once_and_says_one_attempt(api, no_backoff_sleep):
+    answers(api, 503, 200)
+    single = FprClient(Settings(EXAMPLE_BASE_URL, API_KEY, 200), dataclasses.replace(RETRY_POLICY, attempts=1), LIMITS)
+
+    with pytest.raises(FprError) as failure:
+        single.get_page(None, 1)
+
+    assert str(failure.value) == "page 1: still HTTP 503 after 1 attempt; try again later"
+    assert len(api.calls) == 1 and no_backoff_sleep == []
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b'{"error": "bad_cursor", "message": "caf\xe9 \xff"}', "error code bad_cursor"),  # not UTF-8: still read
+        (b'["bad_cursor"]', "no error code"),
+        (b'{"code": 4221}', "error code 4221"),
+        (b'{"error": true, "type": "quota_exceeded"}', "error code quota_exceeded"),
+        (b'{"error": "has spaces in it"}', "no error code"),
+        (b'{"error": "' + b"x" * 65 + b'"}', "no error code"),
+        (b'{"error": "' + b"x" * 64 + b'"}', "error code " + "x" * 64),
+        (b"[" * 100_000, "no error code"),
+    ],
+)
+def test_only_an_error_code_shaped_like_an_identifier_is_shown(api, body, shown):
+    api.add(responses.GET, URL, body=body, status=422, content_type="application/json")
+
+    with pytest.raises(FprError) as failure:
+        client().get_page(None, 1)
+
+    assert str(failure.value) == (
+        f"page 1: the API answered HTTP 422 ({shown}); its message is not shown, as it may quote personal data"
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        ("2.5", 2.5),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),  # already past: no wait asked for
+        ("Wed, 21 Oct 2015 07:28:30", None),  # no time zone: unreadable
+        ("soon", None),
+        ("-5", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_read_in_seconds_or_as_an_http_date(header, seconds):
+    now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+
+    assert fpr.retry.retry_after_seconds(header, now=now) == seconds

@@ -177,3 +177,36 @@ def test_four_stale_pages_in_a_row_reach_a_limit_of_four(scripted, project, set_
     assert not result.ok
     assert "page 5: the last 4 pages brought no record new to this sync" in result.output
     assert len(scripted.calls) == 5
+
+
+def test_records_sharing_one_epoch_are_still_new_records(scripted, project, set_limits):
+    """A record is known by its record_id and its last_updated_epoch together: same epoch, other ids, new records."""
+    set_limits(pages_without_new_records=2)
+    pages = [
+        {
+            "fpr_records": [{**sample_record(n), "last_updated_epoch": 1748797200}],
+            "next_cursor": f"c{n}",
+            "has_more": True,
+        }
+        for n in range(1, 6)
+    ]
+    scripted.serve(*pages, {"fpr_records": [], "next_cursor": "end", "has_more": False})
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert result.ok, result.output
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(5,)]
+
+
+def test_a_record_sent_again_with_a_newer_epoch_is_a_new_version_not_a_loop(scripted, project, set_limits):
+    set_limits(pages_without_new_records=2)
+    pages = [
+        {"fpr_records": [sample_record(1, epoch=1748797200 + n)], "next_cursor": f"c{n}", "has_more": True}
+        for n in range(5)
+    ]
+    scripted.serve(*pages, {"fpr_records": [], "next_cursor": "end", "has_more": False})
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert result.ok, result.output
+    assert project.query("SELECT record_id, last_updated_epoch FROM tester.fpr_records") == [("rec-0001", 1748797205)]

@@ -7,7 +7,7 @@ that through the whole app); here each rule is pinned alone.
 
 import pandas as pd
 import pytest
-from finmatch_privacy import decide_access, mask_email, mask_id, mask_name, mask_personal, redact
+from finmatch_privacy import Access, decide_access, mask_email, mask_id, mask_name, mask_personal, redact
 
 
 class Backend:
@@ -47,6 +47,7 @@ def allowed(monkeypatch):
         ("  Jane   Roe  ", "J••• R••"),
         ("", ""),
         (None, None),
+        (123, 123),
     ],
 )
 def test_a_name_keeps_each_words_first_letter_only(name, masked):
@@ -59,6 +60,7 @@ def test_a_name_keeps_each_words_first_letter_only(name, masked):
         ("customer63@example.com", "c•••@example.com"),
         ("jane.roe+fpr@bank.example.co.uk", "j•••@bank.example.co.uk"),
         ("a@b.test", "a•••@b.test"),
+        ("odd@name@b.test", "o•••@name@b.test"),  # everything after the first @ is the domain
         ("not an email", "•••"),
         ("", ""),
         (None, None),
@@ -127,7 +129,8 @@ def test_any_other_viewer_sees_it_masked_the_list_matching_exactly(allowed, view
     access = decide_access(Data(viewer=viewer))
 
     assert access.personal is False
-    assert access.reason.startswith("Customer data masked: ")
+    named = viewer or "this viewer"
+    assert access.reason == f"Customer data masked: {named} is not on the list of users allowed to see it."
 
 
 def test_a_viewer_who_cannot_be_identified_sees_it_masked(allowed):
@@ -136,7 +139,9 @@ def test_a_viewer_who_cannot_be_identified_sees_it_masked(allowed):
     access = decide_access(Data(error=RuntimeError("Insufficient privileges: READ SESSION")))
 
     assert access.personal is False
-    assert "READ SESSION" in access.reason
+    assert access.reason == (
+        "Customer data masked: the viewer could not be identified (the app's owner role needs READ SESSION)."
+    )
 
 
 def test_nobody_sees_customer_data_while_the_allow_list_is_empty(allowed):
@@ -150,9 +155,12 @@ def test_nobody_sees_customer_data_while_the_allow_list_is_empty(allowed):
 
 
 def test_locally_customer_data_is_shown_only_when_asked_for(monkeypatch):
+    masked = Access(False, "Customer data masked. Set FINMATCH_SHOW_CUSTOMER_DATA=1 to show it locally.")
     monkeypatch.delenv("FINMATCH_SHOW_CUSTOMER_DATA", raising=False)
-    assert decide_access(Data(in_snowflake=False)).personal is False
+    assert decide_access(Data(in_snowflake=False)) == masked
     monkeypatch.setenv("FINMATCH_SHOW_CUSTOMER_DATA", "true")
-    assert decide_access(Data(in_snowflake=False)).personal is False  # only "1" asks for it
+    assert decide_access(Data(in_snowflake=False)) == masked  # only "1" asks for it
     monkeypatch.setenv("FINMATCH_SHOW_CUSTOMER_DATA", "1")
-    assert decide_access(Data(in_snowflake=False)).personal is True
+    assert decide_access(Data(in_snowflake=False)) == Access(
+        True, "Customer data shown (FINMATCH_SHOW_CUSTOMER_DATA=1 on this machine)."
+    )

@@ -82,3 +82,20 @@ def test_holds_secret_sees_every_form():
 )
 def test_a_name_or_id_from_the_api_is_shown_escaped_short_and_masked(name, shown):
     assert safe_log.printable(name) == shown
+
+
+def test_a_key_with_a_slash_and_a_space_is_masked_in_each_way_it_can_be_url_encoded():
+    safe_log.protect("k3y/a b")
+    text = "k3y%2Fa%20b | k3y%2Fa+b | k3y/a%20b | k3y/a b"
+
+    assert safe_log.redact(text) == "*** | *** | *** | ***"
+
+
+def test_a_key_of_four_characters_is_masked():
+    safe_log.protect("abcd")
+
+    assert safe_log.redact("key=abcd") == "key=***"
+
+
+def test_an_unprintable_ascii_name_is_shown_escaped():
+    assert safe_log.printable("tab\there\x07") == "tab\\there\\x07"

@@ -1,5 +1,6 @@
 """Request shape, end-of-data styles and state handling, against a server that answers exactly as scripted."""
 
+import pytest
 from conftest import API_KEY, checkpoints, sample_record, scripted_configuration
 
 TOKEN_A = "gAAAAABoPn8kZmlyc3Q9PXBhZ2U="
@@ -201,4 +202,37 @@ def test_a_page_with_far_more_records_than_asked_for_fails_naming_the_limit(scri
         "page 2: the response holds 51 records, more than max_page_records (50, in connector.py's LIMITS)"
         in result.output
     )
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(2,)]
+
+
+def test_a_page_of_exactly_as_many_records_as_a_page_may_hold_loads(scripted, project, set_limits):
+    set_limits(max_page_records=50)
+    scripted.serve(page(1, 50, TOKEN_A), page(51, 0, TOKEN_END, has_more=False))
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert result.ok, result.output
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(50,)]
+
+
+@pytest.mark.parametrize(("cursor", "kind"), [(42, "int"), (["c"], "list"), ({"c": 1}, "dict"), (True, "bool")])
+def test_a_next_cursor_that_is_not_text_fails_naming_its_type(scripted, project, cursor, kind):
+    scripted.serve(page(1, 2, TOKEN_A), page(3, 2, cursor))
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert not result.ok
+    assert f"page 2: next_cursor is a {kind}, not a string" in result.output
+    assert result.state["next_cursor"] == TOKEN_A
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(2,)]
+
+
+@pytest.mark.parametrize("has_more", [2, -1, 1.0, [1]])
+def test_has_more_as_another_number_or_a_list_fails_naming_the_page(scripted, project, has_more):
+    scripted.serve(page(1, 2, TOKEN_A), page(3, 2, TOKEN_B, has_more=has_more))
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert not result.ok
+    assert f"page 2: has_more is a {type(has_more).__name__} that is neither true nor false" in result.output
     assert project.query("SELECT count(*) FROM tester.fpr_records") == [(2,)]

@@ -229,3 +229,140 @@ def test_issue_samples_are_capped_at_five_record_ids():
 
     assert issues.bad_values["account_balance"][0] == 8
     assert len(issues.bad_values["account_balance"][1]) == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "kept"),
+    [
+        ("customer_transaction_count", 2**31 - 1, True),
+        ("customer_transaction_count", -(2**31), True),
+        ("customer_transaction_count", -(2**31) - 1, False),
+        ("customer_transaction_count", " 48 ", True),
+        ("customer_transaction_count", "-7", True),
+        ("customer_transaction_count", 7.5, False),
+        ("customer_transaction_count", True, False),
+        ("last_updated_epoch", 2**63 - 1, True),
+        ("last_updated_epoch", -(2**63), True),
+        ("last_updated_epoch", 2**63, False),
+        ("last_updated_epoch", "1" * 21, False),
+    ],
+)
+def test_whole_numbers_are_kept_up_to_the_last_value_their_column_holds(name, value, kept):
+    row, issues = normalise({**sample_record(2), name: value})
+
+    assert (row[name] is not None) == kept
+    if kept:
+        assert row[name] == int(str(value).strip())
+    assert bool(issues.bad_values) != kept
+
+
+@pytest.mark.parametrize(
+    ("value", "kept_as"),
+    [(2**63 - 1, 2**63 - 1), (-(2**63), -(2**63)), (2**63, None), (-(2**63) - 1, None)],
+)
+def test_an_undeclared_whole_number_is_kept_up_to_64_bits_exactly(value, kept_as):
+    row, issues = normalise({**sample_record(2), "points": value})
+
+    assert row["points"] == kept_as
+    assert issues.bad_values == ({} if kept_as is not None else {"points": [1, ["rec-0002"], "LONG"]})
+
+
+@pytest.mark.parametrize("value", [20240131, 2024.0131, ["2024-01-31"], {"date": "2024-01-31"}])
+def test_a_date_that_is_not_text_becomes_null_and_is_counted(value):
+    row, issues = normalise({**sample_record(9), "product_sales_date": value})
+
+    assert row["product_sales_date"] is None
+    assert issues.bad_values == {"product_sales_date": [1, ["rec-0009"], "NAIVE_DATE"]}
+
+
+def test_an_undeclared_object_holding_a_non_finite_number_becomes_null_and_is_counted():
+    row, issues = normalise({**sample_record(3), "scores": {"a": float("nan")}, "limits": [1.0, float("inf")]})
+
+    assert row["scores"] is None and row["limits"] is None
+    assert issues.bad_values == {"limits": [1, ["rec-0003"], "JSON"], "scores": [1, ["rec-0003"], "JSON"]}
+
+
+def test_an_undeclared_object_that_needs_no_repair_is_passed_on_as_the_same_object():
+    notes = {"tier": "Gold", "tags": ["a", "b"], "caf\u00e9": 1}
+
+    row, issues = normalise({**sample_record(3), "notes": notes})
+
+    assert row["notes"] is notes
+    assert issues.repaired == {} and issues.bad_values == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("Gold", "STRING"), (True, "STRING"), ({"a": 1}, "JSON"), ([1], "JSON"), (7, "LONG"), (1.5, "DOUBLE")],
+)
+def test_an_undeclared_value_is_typed_as_it_will_land(value, kind):
+    from fpr.records import undeclared_value
+
+    assert undeclared_value(value)[1] == kind
+
+
+def test_text_beyond_ascii_loses_its_nul_characters_and_keeps_everything_else():
+    assert repair_text("Jos\u00e9\x00 M\u00fcller") == "Jos\u00e9 M\u00fcller"
+
+
+def test_booleans_in_a_text_column_are_written_as_json_writes_them():
+    row, _ = normalise({**sample_record(1), "customer_segment": True, "product_terms": False})
+
+    assert (row["customer_segment"], row["product_terms"]) == ("true", "false")
+
+
+def test_an_object_in_a_text_column_is_written_as_json_with_its_keys_sorted():
+    row, _ = normalise({**sample_record(1), "product_terms": {"rate": 0.05, "collateral": None}})
+
+    assert row["product_terms"] == '{"collateral": null, "rate": 0.05}'
+
+
+def test_a_repaired_record_id_is_counted_under_record_id_with_the_repaired_id():
+    row, issues = normalise({**sample_record(1), "record_id": "rec-\ud800"})
+
+    assert row["record_id"] == "rec-\ufffd"
+    assert issues.repaired == {"record_id": [1, ["rec-\\ufffd"], None]}
+
+
+@pytest.mark.parametrize(("length", "kept"), [(255, True), (256, False)])
+def test_a_field_name_may_be_255_characters_long(length, kept):
+    name = "n" * length
+
+    row, issues = normalise({**sample_record(1), name: 1})
+
+    assert (name in row) == kept
+    assert bool(issues.dropped_fields) != kept
+
+
+def test_the_verdicts_kept_on_field_names_are_bounded_whatever_a_server_invents():
+    from fpr.field_names import MAX_REMEMBERED_NAMES
+
+    normaliser = normaliser_with(RecordIssues())
+    for number in range(MAX_REMEMBERED_NAMES + 50):
+        normaliser({**sample_record(1), f"@{number}": 1})
+
+    assert len(normaliser.extra_names.verdicts) == 10_000
+
+
+def test_each_kind_of_defect_is_reported_once_with_counts_fields_and_ids(monkeypatch):
+    from fpr import safe_log
+
+    said = []
+    monkeypatch.setattr(safe_log, "sync_warning", said.append)
+    issues = RecordIssues()
+    normaliser = normaliser_with(issues)
+    normaliser({**sample_record(1), "account_balance": "N/A", "product_terms": "a\x00b", "Record ID": "x"})
+    normaliser({**sample_record(2), "account_balance": "N/A"})
+    normaliser({**sample_record(3), "record_id": "  "})
+
+    issues.report()
+
+    assert said == [
+        "1 records had no usable record_id and were skipped",
+        "2 records had a value in 'account_balance' that is not a valid DOUBLE; loaded as NULL "
+        "(e.g. record_id rec-0001, rec-0002)",
+        "text that no destination can store was repaired in 'product_terms' (1): lone UTF-16 surrogates became "
+        "U+FFFD and NUL characters were removed; the records loaded (e.g. record_id rec-0001)",
+        "fields whose names no destination column can take were dropped: 'Record ID' (1, same column as "
+        "'record_id'); the rest of each record loaded (e.g. record_id rec-0001)",
+    ]

@@ -176,3 +176,22 @@ def test_an_integer_too_long_for_python_is_kept_as_its_digits():
 
     assert isinstance(value["n"], HugeInteger) and value["n"] == "9" * 5000
     assert value["m"] == 12
+
+
+@pytest.mark.parametrize(("digits", "as_number"), [(4300, True), (4301, False)])
+def test_integers_up_to_4300_digits_are_read_as_numbers(digits, as_number):
+    value = decode(b'{"n": ' + b"7" * digits + b"}")
+
+    assert isinstance(value["n"], int) == as_number
+    assert str(value["n"]) == "7" * digits
+
+
+@pytest.mark.parametrize(("values", "refused"), [(1000, False), (1001, True)])
+def test_a_body_may_hold_exactly_as_many_json_values_as_allowed(values, refused):
+    body = b"[" + b",".join(b"0" for _ in range(values)) + b"]"  # 999 or 1000 commas and one bracket
+
+    if refused:
+        with pytest.raises(FprError, match="more than 1,000 JSON values"):
+            decode(body, max_values=1000)
+    else:
+        assert len(decode(body, max_values=1000)) == values

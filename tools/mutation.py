@@ -1,0 +1,243 @@
+"""Mutation testing of the safeguards: does a planted bug in each one make a test fail? (make mutation)
+
+    python tools/mutation.py                  # every group below
+    python tools/mutation.py --scope privacy  # masking and privacy alone (CI)
+
+mutmut (pinned in requirements-mutation.txt) plants one small bug at a time in the modules of each
+group (a comparison turned, a constant changed, a call dropped) and runs the tests that reach it.
+A mutant no test notices "survived". The run happens in a copy of the repository under
+build/mutation/, so nothing here is touched. Printed: every surviving mutant with its change, then
+one line per group and a final summary line; the exit code is 1 when a goal is missed.
+
+Goals: no surviving mutant in masking and privacy; at least 90% killed in every other group. A mutant
+that behaves exactly like the original ("equivalent") cannot be killed by any test: each one is listed
+in tools/mutation_equivalents.txt with the change it makes and why, and counts as neither.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutation"
+EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.txt"
+MUTMUT = Path(sys.executable).parent / "mutmut"
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    modules: tuple  # files mutated
+    tests: tuple  # test files that may kill them (mutmut runs those that reach each mutant)
+    goal: float  # the share of mutants that must be killed; 1.0: none may survive
+
+
+GROUPS = (
+    Group(
+        "masking",
+        ("fpr/safe_log.py",),
+        (
+            "tests/test_masking_of_secrets_and_emails.py",
+            "tests/test_client_policy_with_responses.py",
+            "tests/test_bad_responses_and_records.py",
+        ),
+        1.0,
+    ),
+    Group(
+        "privacy",
+        ("app/finmatch_privacy.py",),
+        ("tests/test_finmatch_privacy.py",),
+        1.0,
+    ),
+    Group(
+        "retry policy",
+        ("fpr/retry.py", "fpr/client.py"),
+        (
+            "tests/test_client_policy_with_responses.py",
+            "tests/test_retries_and_transient_faults.py",
+            "tests/test_errors_that_stop_a_sync.py",
+        ),
+        0.9,
+    ),
+    Group(
+        "paging guards",
+        ("fpr/paging.py",),
+        (
+            "tests/test_pagination_against_a_scripted_api.py",
+            "tests/test_cursor_recovery_and_loops.py",
+            "tests/test_sync_properties.py",
+            "tests/test_prefetch.py",
+        ),
+        0.9,
+    ),
+    Group(
+        "body and record limits",
+        ("fpr/body.py", "fpr/field_names.py"),
+        (
+            "tests/test_response_body_reader.py",
+            "tests/test_record_normaliser.py",
+            "tests/test_bad_responses_and_records.py",
+        ),
+        0.9,
+    ),
+    Group(
+        "record normalising",
+        ("fpr/records.py", "fpr/text.py", "fpr/issues.py"),
+        (
+            "tests/test_record_normaliser.py",
+            "tests/test_bad_responses_and_records.py",
+            "tests/test_poisoned_records_never_fail_a_sync.py",
+        ),
+        0.9,
+    ),
+)
+SCOPES = {"all": GROUPS, "privacy": tuple(group for group in GROUPS if group.goal == 1.0)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scope", choices=sorted(SCOPES), default="all")
+    groups = SCOPES[parser.parse_args(argv).scope]
+    copy = prepare_copy(groups)
+    run_mutmut(copy)
+    results = read_results(copy)
+    equivalents = read_equivalents()
+    lines, met = report(groups, results, equivalents, copy)
+    print("\n".join(lines))
+    return 0 if met else 1
+
+
+def prepare_copy(groups) -> Path:
+    """A fresh copy of the repository's files, with mutmut's settings for these groups."""
+    copy = WORK / "copy"
+    if copy.exists():
+        shutil.rmtree(copy)
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    for module in (module for group in groups for module in group.modules if module.startswith("app/")):
+        # FinMatch's modules are imported by their bare names ("import finmatch_privacy"), and mutmut names a
+        # mutant after its path, dropping only a leading "src/": moved there, the two names agree.
+        (copy / "src").mkdir(exist_ok=True)
+        (copy / module).rename(copy / "src" / Path(module).name)
+    (copy / "setup.cfg").write_text(mutmut_settings(groups))
+    return copy
+
+
+def copied_path(module: str) -> str:
+    return f"src/{Path(module).name}" if module.startswith("app/") else module
+
+
+def mutmut_settings(groups) -> str:
+    modules = sorted({copied_path(module) for group in groups for module in group.modules})
+    tests = sorted({test for group in groups for test in group.tests})
+    sources = sorted({module.split("/")[0] + "/" for module in modules})
+    lines = ["[mutmut]", "source_paths=", *(f"    {path}" for path in sources)]
+    lines += ["only_mutate=", *(f"    {module}" for module in modules)]
+    # Also copied, unmutated: what the tests import. A folder being mutated must not be copied over again.
+    also = [path for path in ("connector.py", "fpr/", "fpr_local_api/", "app/", "tools/") if path not in sources]
+    lines += ["also_copy=", *(f"    {path}" for path in (*also, "pytest.ini", "configuration.json"))]
+    lines += ["pytest_add_cli_args_test_selection=", *(f"    {test}" for test in tests)]
+    lines += ["pytest_add_cli_args=", "    -p", "    no:xdist", "    -p", "    no:cacheprovider"]
+    return "\n".join(lines) + "\n"
+
+
+def run_mutmut(copy: Path):
+    """Runs every mutant; mutmut's progress goes to build/mutation/run.log."""
+    environment = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "quick")}
+    with (WORK / "run.log").open("w") as log:
+        command = [str(MUTMUT), "run", "--max-children", str(os.cpu_count() or 1)]
+        subprocess.run(command, cwd=copy, stdout=log, stderr=subprocess.STDOUT, env=environment, check=True)
+
+
+def read_results(copy: Path) -> dict:
+    """{mutant name: status} for every mutant."""
+    shown = subprocess.run(
+        [str(MUTMUT), "results", "--all", "true"], cwd=copy, capture_output=True, text=True, check=True
+    )
+    results = {}
+    for line in shown.stdout.splitlines():
+        name, separator, status = line.strip().rpartition(": ")
+        if separator and "__mutmut_" in name:
+            results[name] = status
+    return results
+
+
+def read_equivalents() -> dict:
+    """{mutant name: (the line it writes, why it is equivalent)} from tools/mutation_equivalents.txt."""
+    equivalents = {}
+    for line in EQUIVALENTS.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, change, reason = (part.strip() for part in line.split(" | ", 2))
+            equivalents[name] = (change, reason)
+    return equivalents
+
+
+def change_of(copy: Path, name: str) -> tuple:
+    """(the original lines, the mutated lines) of one mutant, as `mutmut show` prints them."""
+    shown = subprocess.run([str(MUTMUT), "show", name], cwd=copy, capture_output=True, text=True, check=True)
+    removed = [line[1:].strip() for line in shown.stdout.splitlines() if line.startswith("-") and line[:3] != "---"]
+    added = [line[1:].strip() for line in shown.stdout.splitlines() if line.startswith("+") and line[:3] != "+++"]
+    return " / ".join(removed), " / ".join(added)
+
+
+def module_of(name: str) -> str:
+    """fpr.safe_log.x_redact__mutmut_3 -> fpr/safe_log.py; finmatch_privacy.x_mask_id__mutmut_2 -> app/..."""
+    dotted = name.split(".x_")[0].split(".xǁ")[0]
+    path = dotted.replace(".", "/") + ".py"
+    return path if (ROOT / path).exists() else f"app/{path}"
+
+
+def report(groups, results, equivalents, copy):
+    """The printed lines (survivors, one line per group, the summary) and whether every goal is met."""
+    lines, summaries, all_met = [], [], True
+    totals = {"mutants": 0, "killed": 0, "equivalent": 0}
+    for group in groups:
+        names = sorted(name for name in results if module_of(name) in group.modules)
+        killed = [name for name in names if results[name] in KILLED]
+        equivalent, survivors = [], []
+        for name in (name for name in names if results[name] not in KILLED):
+            before, after = change_of(copy, name)
+            known = equivalents.get(name)
+            if known and known[0] == after:
+                equivalent.append(name)
+                continue
+            survivors.append(name)
+            stale = " (listed as equivalent, but it now writes something else)" if known else ""
+            lines.append(f"SURVIVED [{group.name}] {name} ({results[name]}){stale}\n    - {before}\n    + {after}")
+        countable = len(names) - len(equivalent)
+        share = len(killed) / countable if countable else 1.0
+        met = not survivors if group.goal == 1.0 else share >= group.goal
+        all_met &= met and bool(names)
+        goal = "no survivor" if group.goal == 1.0 else f"at least {group.goal:.0%} killed"
+        summaries.append(
+            f"  {group.name:24} {len(names):5} mutants {len(killed):5} killed {len(equivalent):3} equivalent "
+            f"{len(survivors):4} survived  {share:6.1%}  goal: {goal} -> {'met' if met and names else 'NOT met'}"
+        )
+        totals["mutants"] += len(names)
+        totals["killed"] += len(killed)
+        totals["equivalent"] += len(equivalent)
+    countable = totals["mutants"] - totals["equivalent"]
+    lines += ["", "Mutation testing by group:", *summaries]
+    lines.append(
+        f"mutation: {totals['mutants']} mutants, {totals['killed']} killed, {totals['equivalent']} equivalent, "
+        f"{countable - totals['killed']} survived ({totals['killed'] / max(countable, 1):.1%} killed); "
+        f"{'every goal met' if all_met else 'goals NOT met'}"
+    )
+    return lines, all_met
+
+
+if __name__ == "__main__":
+    sys.exit(main())
