@@ -65,6 +65,7 @@ def test_a_servers_error_text_is_never_shown_only_its_error_code(scripted, proje
     code = "error code unprocessable" if isinstance(body, dict) and "error" in body else "no error code"
     assert f"page 1: the API answered HTTP 422 ({code}); its message is not shown" in result.output
     assert "Jane" not in result.output and "jane.roe" not in result.output
+    assert result.state == {}
 
 
 def test_a_redirect_is_not_followed(make_api, project):

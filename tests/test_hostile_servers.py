@@ -142,6 +142,7 @@ def test_an_error_quoting_personal_data_is_reported_without_it(make_api, project
 
     assert not result.ok
     assert "page 2: the API answered HTTP 422" in result.output
+    assert row_count(project) == 100 and server.cursors.decode(result.state["next_cursor"])[0] == 100
     for secret in [
         first["customer_email"],
         first["customer_name"],

@@ -147,6 +147,8 @@ def test_a_page_that_returns_the_starting_cursor_later_is_a_loop(scripted, proje
 
     assert not result.ok
     assert "page 2 returned a cursor already seen in this sync" in result.output
+    assert result.state["next_cursor"] == TOKEN_B  # page 1's checkpoint; page 2 was never loaded
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(2,)]
 
 
 def test_a_saved_state_of_the_wrong_types_restarts_safely(scripted, project):

@@ -139,6 +139,7 @@ def test_an_unreachable_host_fails_with_a_clear_message(project):
 
     assert not result.ok
     assert f"page 1: could not reach 127.0.0.1:{port} (connection refused) after 6 attempts" in result.output
+    assert result.state == {}
 
 
 def test_random_faults_at_a_30_percent_rate_still_load_exactly_the_served_table(make_api, tmp_path):

@@ -184,4 +184,5 @@ def test_tls_certificates_are_verified(tmp_path, project):
 
     assert not result.ok
     assert f"page 1: the TLS certificate of localhost:{port} is not trusted" in result.output
+    assert result.state == {}
     assert seen_keys == []

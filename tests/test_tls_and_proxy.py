@@ -55,11 +55,13 @@ def https_configuration(host, port):
 
 def test_a_sync_over_https_with_a_trusted_certificate_loads_everything(tls_api, tmp_path):
     port = tls_api._httpd.server_address[1]
+    project = Project(tmp_path / "project")
 
-    result = Project(tmp_path / "project").sync(https_configuration("localhost", port))
+    result = project.sync(https_configuration("localhost", port))
 
     assert result.ok, result.output
     assert "sync finished: 4 pages, 250 records" in result.output
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(250,)]
 
 
 class ConnectProxy:
@@ -110,7 +112,8 @@ def test_https_proxy_is_used_as_a_tunnel_and_sees_no_key(tls_api, tmp_path, monk
     proxy = ConnectProxy(port)
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
     try:
-        result = Project(tmp_path / "project").sync(https_configuration(TUNNELLED_HOST, port))
+        project = Project(tmp_path / "project")
+        result = project.sync(https_configuration(TUNNELLED_HOST, port))
     finally:
         proxy.close()
 
@@ -118,3 +121,4 @@ def test_https_proxy_is_used_as_a_tunnel_and_sees_no_key(tls_api, tmp_path, monk
     assert "sync finished: 4 pages, 250 records" in result.output
     assert proxy.requests and all(line == f"CONNECT {TUNNELLED_HOST}:{port} HTTP/1.0" for line in proxy.requests)
     assert API_KEY.encode() not in proxy.relayed
+    assert project.query("SELECT count(*) FROM tester.fpr_records") == [(250,)]
