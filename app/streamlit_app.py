@@ -651,9 +651,15 @@ def match_view(page):
         st.info("This customer has been offered, or already holds, every product that has decided recommendations.")
     else:
         st.dataframe(ranking_table(ranking), hide_index=True, width="stretch")
-    holdout = holdout_from(outcomes)
+    holdout = holdout_of(outcomes)
     notice = st.success if holdout.has_signal else st.info if holdout.enough else st.warning
     notice(holdout.verdict())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=20)
+def holdout_of(outcomes):
+    """Match's holdout check of the outcome cells, computed once per answer rather than at every rerun."""
+    return holdout_from(outcomes)
 
 
 def choose_customer(page):
