@@ -593,6 +593,10 @@ class FprData:
             [*leading_params, *params, *extra_params],
         )
 
+    def builds(self):
+        """(name, SQL, parameters) of relations FprData's answers read, to build ahead (locally: Who to act on's)."""
+        return _local().action_relations(self) if self.backend.materialises else []
+
     def kpis(self, filters):
         """The KPIs of the selection.
 

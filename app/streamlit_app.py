@@ -891,7 +891,7 @@ def show_page(data):
     campaigns = campaigns_for(data, options, options["products"])
     # Locally, the per-customer tables Match and the campaign lists read are built in the background while
     # the other tabs are computed; in Snowflake each statement computes what it reads.
-    data.backend.prefetch(campaigns.builds())
+    data.backend.prefetch([*data.builds(), *campaigns.builds()])
     everything = ask(data, "breakdowns", Filters(), today)
     if everything.records == 0:
         st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
