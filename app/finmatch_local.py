@@ -113,8 +113,7 @@ def kpis_with_periods(data, filters, recent=None, before=None):
 
 def breakdowns(data, filters, today):
     """FprData.breakdowns: the fine counts from one statement; months, ages and dates from the sums per day."""
-    fine = data._run(FINE_SQL, filters)
-    fine = _with_status_counts(fine)[[*FINE_KEYS, *COUNTED]]
+    fine = _with_status_counts(fine_counts(data, filters))[[*FINE_KEYS, *COUNTED]]
     days = _selected(day_sums(data, filters), filters)
     months = days.assign(month=[None if pd.isna(day) else date(day.year, day.month, 1) for day in days["day"]])
     months = months.groupby("month", dropna=False, sort=False)[list(COUNTED)].sum().reset_index()
@@ -124,6 +123,40 @@ def breakdowns(data, filters, today):
     dated = days["day"].dropna()
     first, last = (dated.min(), dated.max()) if len(dated) else (None, None)
     return Breakdowns(fine, months, ages, first, last)
+
+
+def fine_counts(data, filters):
+    """Records per combination of FINE_KEYS in the selection.
+
+    Those of a choice without dates are kept for the warehouse version. With dates that keep most of the
+    records (as the sums per day count them), the records outside the dates are counted and taken away from
+    those of the same choice without dates: the same integers, from far fewer records grouped.
+    """
+    undated = filters.without_dates()
+    if undated == filters:
+        return data.backend.remembered(("fine_counts", repr(undated)), lambda: data._run(FINE_SQL, filters))
+    days = day_sums(data, filters)
+    if 2 * int(_selected(days, filters)["records"].sum()) <= int(days["records"].sum()):
+        return data._run(FINE_SQL, filters)
+    where, params = undated.where(data.live, data.dialect)
+    dated, dated_params = [], []
+    if filters.date_from:
+        dated.append(f"product_recommendation_date >= {data.dialect.date()}")
+        dated_params.append(filters.date_from.isoformat())
+    if filters.date_to:
+        dated.append(f"product_recommendation_date <= {data.dialect.date()}")
+        dated_params.append(filters.date_to.isoformat())
+    outside = data.backend.query(
+        FINE_SQL.format(
+            table=data.backend.table,
+            where=f"{where} AND (product_recommendation_date IS NULL OR NOT ({' AND '.join(dated)}))",
+        ),
+        [*params, *dated_params],
+    )
+    every = fine_counts(data, undated)
+    both = pd.concat([every, outside.assign(records=-outside["records"])], ignore_index=True)
+    counted = both.groupby(list(FINE_KEYS), dropna=False, sort=False)["records"].sum().reset_index()
+    return counted[counted["records"] > 0].reset_index(drop=True)
 
 
 def age_bucket(day, today):

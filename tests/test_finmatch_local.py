@@ -50,6 +50,8 @@ def filter_choices(warehouse):
         Filters(segments=values["segments"][:1], date_from=first, date_to=middle),
         Filters(date_from=middle, date_to=last),
         Filters(date_from=middle),
+        Filters(date_from=first + timedelta(days=10)),  # most records: counted as all but those outside
+        Filters(segments=values["segments"][1:3], date_to=last - timedelta(days=10)),
         Filters(product_types=tuple(values["product_types"][:2]), stages=values["stages"][1:2]),
         Filters(statuses=("Pending",)),
         Filters(statuses=("Accepted", "Declined"), date_to=middle),
