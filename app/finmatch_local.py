@@ -9,7 +9,8 @@ are answered from two statements instead, each much lighter on a table of millio
   days: no record is read again. The monthly chart and the ages of open recommendations follow from
   them too;
 - the counts per status, stage, product held, segment, affinity band and score of the selection (dates
-  included), for the other charts.
+  included), for the other charts: kept per choice without dates, and for dates that keep most records,
+  those counts less the records outside the dates (fine_counts).
 
 Every figure is the same sum as its statement in finmatch_data.py, added up in another order.
 
