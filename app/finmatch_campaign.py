@@ -83,7 +83,7 @@ class Campaigns:
         """(name, SQL, parameters) of every relation a campaign reads, in the order they can be built:
         per-customer profiles, decided outcomes, decided cells (from the outcomes) and per-product figures."""
         table, live, dialect = self.backend.table, self.data.live, self.backend.dialect
-        outcomes = ("outcome_cells", *outcome_cells_sql(table, live, self.codes))
+        outcomes = ("outcome_cells", *outcome_cells_sql(table, live, self.codes, dialect))
         return [
             ("customer_profiles", *profiles_sql(table, live, self.codes, self.bits, dialect)),
             outcomes,

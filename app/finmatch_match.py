@@ -27,8 +27,9 @@ from finmatch_data import IS_ACCEPTED, IS_DECIDED, IS_OPEN, affinity_band_sql
 from finmatch_settings import INTERVAL_Z, MIN_GROUP_RECORDS, PRIOR_STRENGTH
 from finmatch_stats import wilson_interval
 
-# Records whose MD5 starts with 0, 1 or 2 (3 of 16, about 19 %) are held out of the learning.
-HELD_OUT = "SUBSTR(MD5(record_id), 1, 1) IN ('0', '1', '2')"
+# Records whose MD5 starts with 0, 1 or 2 (3 of 16, about 19 %) are held out of the learning: in Snowflake
+# SUBSTR(MD5(record_id), 1, 1) IN ('0', '1', '2'), written by each engine's dialect (md5_first_digit_below).
+HELD_OUT_DIGITS = 3
 # The improvement must exceed this many standard errors to count as a signal (about 97.5 % one-sided).
 SIGNAL_STANDARD_ERRORS = 2.0
 HELD_SUFFIX = " account"
@@ -63,10 +64,10 @@ class ProfileCodes:
         self.stride = len(self.stages) + 1
         self.key_stride = (len(self.segments) + 1) * self.stride
 
-    def code_sql(self):
+    def code_sql(self, dialect):
         """(SQL, parameters) of the code of each record."""
-        segment, segment_params = _position_sql("customer_segment", self.segments)
-        stage, stage_params = _position_sql("customer_lifecycle_stage", self.stages)
+        segment, segment_params = _position_sql("customer_segment", self.segments, dialect)
+        stage, stage_params = _position_sql("customer_lifecycle_stage", self.stages, dialect)
         return f"({segment}) * {self.stride} + ({stage})", [*segment_params, *stage_params]
 
     def latest_sql(self, code="profile_code"):
@@ -96,9 +97,12 @@ class ProfileCodes:
         ]
 
 
-def _position_sql(column, values):
+def _position_sql(column, values, dialect):
+    """The position of the column's value among `values` (from 1), 0 for another value or NULL."""
     if not values:
         return "0", []
+    if dialect.has_lists:  # one lookup in a list instead of a comparison per value: about 3 times faster
+        return f"COALESCE(list_position(?, {column}), 0)", [list(values)]
     cases = " ".join(f"WHEN ? THEN {position}" for position in range(1, len(values) + 1))
     return f"CASE {column} {cases} ELSE 0 END", list(values)
 
@@ -119,20 +123,23 @@ class ProductBits:
     def bit(self, product):
         return 1 << self.products.index(product) if product in self.products else 0
 
-    def recommended_sql(self):
-        return _bits_sql("product_recommendation", [(product, self.bit(product)) for product in self.products])
+    def recommended_sql(self, dialect):
+        return _bits_sql("product_recommendation", [(product, self.bit(product)) for product in self.products], dialect)
 
-    def held_sql(self):
-        return _bits_sql("product_type", [(name, bits) for name, bits in self.held.items() if bits])
+    def held_sql(self, dialect):
+        return _bits_sql("product_type", [(name, bits) for name, bits in self.held.items() if bits], dialect)
 
 
 def held_names_products(held_name, products):
     return [product for product in products if held_key(product) == held_key(held_name)]
 
 
-def _bits_sql(column, values):
+def _bits_sql(column, values, dialect):
+    """The bits of the column's value, NULL for a value `values` lacks."""
     if not values:
         return "CAST(NULL AS INTEGER)", []
+    if dialect.has_lists:
+        return f"list_extract(?, list_position(?, {column}))", [[bits for _, bits in values], [v for v, _ in values]]
     cases = " ".join(f"WHEN ? THEN {int(bits)}" for _, bits in values)
     return f"CASE {column} {cases} END", [value for value, _ in values]
 
@@ -140,9 +147,11 @@ def _bits_sql(column, values):
 def profiles_sql(table, live, codes, bits, dialect):
     """(SQL, parameters): one row per customer: their latest profile code, average affinity and band, and masks
     of the products they hold and were recommended (by how far each recommendation got)."""
-    code, params = codes.code_sql()
-    held, held_params = bits.held_sql()
-    recommended, recommended_params = bits.recommended_sql()
+    if dialect.packs_masks and len(bits.products) * len(MASKS) < 64:
+        return _packed_profiles_sql(table, live, codes, bits, dialect)
+    code, params = codes.code_sql(dialect)
+    held, held_params = bits.held_sql(dialect)
+    recommended, recommended_params = bits.recommended_sql(dialect)
     masks = {
         "held_mask": "held_bit",
         "recommended_mask": "recommended_bit",
@@ -162,17 +171,60 @@ def profiles_sql(table, live, codes, bits, dialect):
     return sql, [*params, *held_params, *recommended_params]
 
 
-def outcome_cells_sql(table, live, codes):
+# The masks of a customer profile, in the order they are packed into one integer locally.
+MASKS = ("held_mask", "recommended_mask", "accepted_mask", "open_mask", "declined_mask")
+
+
+def _packed_profiles_sql(table, live, codes, bits, dialect):
+    """profiles_sql's answer computed with less work per record (DuckDB), for tables of millions of customers.
+
+    The five masks are aggregated as one: each record sets its held bit and, shifted into the recommended slot and
+    into the slot of its status, its recommended bit; one BIT_OR per customer instead of five. The latest profile
+    code is the greatest MAX_BY key itself (change time × key stride + code; last_updated_epoch is a LONG), whose
+    remainder is the code. Both are unpacked into profiles_sql's columns."""
+    code, params = codes.code_sql(dialect)
+    held, held_params = bits.held_sql(dialect)
+    recommended, recommended_params = bits.recommended_sql(dialect)
+    width = len(bits.products)
+    slot = {name: position * width for position, name in enumerate(MASKS)}
+    status_slot = (
+        f"CASE WHEN {IS_ACCEPTED} THEN {slot['accepted_mask']} WHEN {IS_OPEN} THEN {slot['open_mask']} "
+        f"WHEN product_recommendation_status = 'Declined' THEN {slot['declined_mask']} "
+        f"ELSE {slot['recommended_mask']} END"
+    )
+    packed = (
+        f"CAST(COALESCE(held_bit, 0) AS BIGINT) | (recommended_bit << {slot['recommended_mask']}) "
+        f"| (recommended_bit << ({status_slot}))"
+    )
+    every = (1 << width) - 1
+    unpacked = ", ".join(f"CAST((packed >> {slot[name]}) & {every} AS INTEGER) AS {name}" for name in MASKS)
+    stride = codes.key_stride
+    sql = f"""
+        SELECT customer_id, CAST(((latest_key % {stride}) + {stride}) % {stride} AS INTEGER) AS profile_code,
+               affinity, {affinity_band_sql("affinity")} AS band, {unpacked}
+        FROM (SELECT customer_id, max(COALESCE(last_updated_epoch, -1) * {stride} + profile_code) AS latest_key,
+                     AVG(customer_product_affinity) AS affinity, COALESCE(bit_or({packed}), 0) AS packed
+              FROM (SELECT customer_id, last_updated_epoch, customer_product_affinity, product_recommendation_status,
+                           {code} AS profile_code, {held} AS held_bit,
+                           CAST(COALESCE({recommended}, 0) AS BIGINT) AS recommended_bit
+                    FROM {table} WHERE {live}) AS coded
+              GROUP BY customer_id) AS aggregated
+    """  # noqa: S608
+    return sql, [*params, *held_params, *recommended_params]
+
+
+def outcome_cells_sql(table, live, codes, dialect):
     """(SQL, parameters): decided recommendations per product, record profile code, affinity band, holdout and outcome.
 
     Match's estimates (all decided records) and the holdout check (learned from some, scored on the rest)
     are both arithmetic on these counts.
     """
-    code, params = codes.code_sql()
+    code, params = codes.code_sql(dialect)
+    held_out = dialect.md5_first_digit_below("record_id", HELD_OUT_DIGITS)
     sql = f"""
         SELECT product_recommendation AS product, {code} AS profile_code,
                {affinity_band_sql("customer_product_affinity")} AS band,
-               CASE WHEN {HELD_OUT} THEN 1 ELSE 0 END AS held_out,
+               CASE WHEN {held_out} THEN 1 ELSE 0 END AS held_out,
                CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END AS accepted,
                count(*) AS records
         FROM {table}
@@ -323,16 +375,31 @@ class Matcher:
         return {"segment": segment, "stage": stage, "band": None if pd.isna(band) else band, "code": code}
 
     def customer_products(self, customer_id):
-        """{"recommended": [...], "held": [...]}: what the customer has been offered and what they hold."""
-        frame = self._run(CUSTOMER_PRODUCTS_SQL, [customer_id, customer_id])
-        return {kind: sorted(frame.loc[frame["kind"] == kind, "product"]) for kind in ("recommended", "held")}
+        """{"recommended": [...], "held": [...]}: what the customer has been offered and what they hold.
+
+        Where the per-customer table is materialised (locally), both are read from its masks, as the recommended
+        products offered and the recommended products held (held_key); otherwise from the table's records.
+        """
+        if not self.backend.materialises:
+            frame = self._run(CUSTOMER_PRODUCTS_SQL, [customer_id, customer_id])
+            return {kind: sorted(frame.loc[frame["kind"] == kind, "product"]) for kind in ("recommended", "held")}
+        source, source_params = self.backend.relation(*self.builds()[0])
+        frame = self.backend.query(
+            f"SELECT recommended_mask, held_mask FROM {source} AS profiles WHERE customer_id = ?",  # noqa: S608
+            [*source_params, customer_id],
+        )
+        masks = [0, 0] if frame.empty else [int(frame[name][0]) for name in ("recommended_mask", "held_mask")]
+        return {
+            kind: [product for product in self.bits.products if mask & self.bits.bit(product)]
+            for kind, mask in zip(("recommended", "held"), masks, strict=True)
+        }
 
     def builds(self):
         """(name, SQL, parameters) of the relations Match reads, in the order they can be built."""
         table, live, dialect = self.backend.table, self.data.live, self.backend.dialect
         return [
             ("customer_profiles", *profiles_sql(table, live, self.codes, self.bits, dialect)),
-            ("outcome_cells", *outcome_cells_sql(table, live, self.codes)),
+            ("outcome_cells", *outcome_cells_sql(table, live, self.codes, dialect)),
         ]
 
     def outcome_cells(self):

@@ -651,9 +651,15 @@ def match_view(page):
         st.info("This customer has been offered, or already holds, every product that has decided recommendations.")
     else:
         st.dataframe(ranking_table(ranking), hide_index=True, width="stretch")
-    holdout = holdout_from(outcomes)
+    holdout = holdout_of(outcomes)
     notice = st.success if holdout.has_signal else st.info if holdout.enough else st.warning
     notice(holdout.verdict())
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=20)
+def holdout_of(outcomes):
+    """Match's holdout check of the outcome cells, computed once per answer rather than at every rerun."""
+    return holdout_from(outcomes)
 
 
 def choose_customer(page):
@@ -885,7 +891,7 @@ def show_page(data):
     campaigns = campaigns_for(data, options, options["products"])
     # Locally, the per-customer tables Match and the campaign lists read are built in the background while
     # the other tabs are computed; in Snowflake each statement computes what it reads.
-    data.backend.prefetch(campaigns.builds())
+    data.backend.prefetch([*data.builds(), *campaigns.builds()])
     everything = ask(data, "breakdowns", Filters(), today)
     if everything.records == 0:
         st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
