@@ -5,6 +5,7 @@ gzip bomb never unpacks past the cap. A page's memory is multiplied about tenfol
 the destination, so the cap (connector.py's LIMITS) is what keeps a sync's memory bounded.
 """
 
+import codecs  # the charset a page declares
 import json  # the page
 import re  # the charset of Content-Type
 import zlib  # gzip and deflate
@@ -14,6 +15,7 @@ from fpr.errors import FprError, Transient
 
 READ_CHUNK_BYTES = 64 * 1024
 _CHARSET = re.compile(r";\s*charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
+_STARTS_AS_MARKUP = re.compile(rb"\s*<")  # matched in place: a large body is not copied to be looked at
 _LONGEST_INT_DIGITS = 4300  # Python refuses to read longer integers (sys.int_info.default_max_str_digits)
 
 
@@ -112,7 +114,7 @@ def decode_json(body: bytearray, content_type: str, number: int, max_values: int
         Transient: the body is an HTML page ("html") or not JSON ("body").
         FprError: the body holds more than `max_values` values, or nests deeper than can be read.
     """
-    if content_type.lower().startswith("text/html") or body[:512].lstrip()[:1] == b"<":
+    if content_type.lower().startswith("text/html") or _STARTS_AS_MARKUP.match(body):
         raise Transient("was an HTML page", "html")
     text = body_text(body, content_type, number)
     del body[:]  # the text replaces it: a large page is not held twice while it is parsed
@@ -138,20 +140,23 @@ def _json_int(digits: str):
 
 
 def body_text(body: bytes, content_type: str, number: int) -> str:
-    """The body as text, in the charset its Content-Type declares (UTF-8 when it declares none)."""
-    match = _CHARSET.search(content_type)
-    charset = match.group(1) if match else "utf-8"
-    utf8 = charset.lower().replace("_", "-") in ("utf-8", "utf8")
-    codec = "utf-8" if utf8 else charset
+    """The body as text, in the charset its Content-Type declares (UTF-8 when it declares none or one unknown)."""
+    charset = declared_charset(content_type, number)
     try:
-        # surrogatepass: an encoded lone surrogate reads as one character, which the normaliser repairs
-        return body.decode(codec, "surrogatepass" if utf8 else "strict").lstrip("\ufeff")
+        # surrogatepass: in UTF-8, an encoded lone surrogate reads as one character, which the normaliser repairs
+        return body.decode(charset, "surrogatepass").lstrip("\ufeff")
+    except UnicodeDecodeError:
+        safe_log.warning(f"page {number}: the page is not valid {charset}; unreadable bytes replaced with U+FFFD")
+        return body.decode(charset, "replace").lstrip("\ufeff")
+
+
+def declared_charset(content_type: str, number: int) -> str:
+    """The codec of the charset a Content-Type declares, by its canonical name; utf-8 when none or unknown."""
+    match = _CHARSET.search(content_type)
+    if not match:
+        return "utf-8"
+    try:
+        return codecs.lookup(match.group(1)).name
     except LookupError:
         safe_log.warning(f"page {number}: the API declared an unknown charset; reading the page as UTF-8")
-        return body_text(body, "", number)
-    except UnicodeDecodeError:
-        safe_log.warning(
-            f"page {number}: the page is not valid {safe_log.printable(charset, 20)}; "
-            "unreadable bytes replaced with U+FFFD"
-        )
-        return body.decode(codec, "replace").lstrip("\ufeff")
+        return "utf-8"

@@ -25,7 +25,7 @@ class Page:
     has_more: bool = False
     rows: list = field(default=None, repr=False)  # the records as rows for the destination, once prepared
     highest_epoch: int = None  # the highest last_updated_epoch among the rows
-    new_records: int = 0  # rows whose record_id and last_updated_epoch this sync had not seen before
+    brings_new_records: bool = False  # a row whose record_id and last_updated_epoch this sync had not seen
 
     @property
     def size(self) -> int:
@@ -121,7 +121,7 @@ class Paginator:
                     continue
                 last = not page.records or not page.has_more
                 if not last:
-                    stale_pages = 0 if page.new_records else stale_pages + 1
+                    stale_pages = 0 if page.brings_new_records else stale_pages + 1
                     self._check_progress(page, seen_cursors, stale_pages)
                     cursor = page.next_cursor
                     seen_cursors.add(cursor)
@@ -142,7 +142,7 @@ class Paginator:
         page.rows = self.prepare(page.records)
         epochs = (row["last_updated_epoch"] for row in page.rows if row.get("last_updated_epoch") is not None)
         page.highest_epoch = max(epochs, default=None)
-        page.new_records = self.seen_records.add(page.rows)
+        page.brings_new_records = self.seen_records.add(page.rows)
         return page
 
     def _check_progress(self, page: Page, seen_cursors: set, stale_pages: int):
@@ -173,20 +173,18 @@ class SeenRecords:
     def __init__(self):
         self._bits = bytearray(self.BITS // 8)
 
-    def add(self, rows) -> int:
-        """Adds each row's pair; returns how many were not seen before."""
-        new = 0
+    def add(self, rows) -> bool:
+        """Adds each row's pair; returns whether any of them had not been seen before."""
+        new = False
         for row in rows:
             digest = hash((row.get("record_id"), row.get("last_updated_epoch"))) & 0xFFFF_FFFF_FFFF_FFFF
             first, step = digest & (self.BITS - 1), (digest >> 26) | 1
-            seen = True
             for probe in range(self.PROBES):
                 bit = (first + probe * step) & (self.BITS - 1)
                 byte, mask = bit >> 3, 1 << (bit & 7)
                 if not self._bits[byte] & mask:
                     self._bits[byte] |= mask
-                    seen = False
-            new += not seen
+                    new = True
         return new
 
 

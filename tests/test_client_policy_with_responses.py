@@ -8,6 +8,7 @@ Expected messages are written out in full; where a sync runs, the test also read
 import dataclasses
 import socket
 import ssl
+import threading
 from email.utils import formatdate
 
 import pytest
@@ -18,11 +19,12 @@ from fivetran_connector_sdk import Logging
 
 import fpr.retry
 from connector import LIMITS, RETRY_POLICY
-from fpr.client import FprClient
+from fpr.client import FprClient, pause, server_error_code
 from fpr.errors import CursorRejected, FprError
 from fpr.settings import Settings
 
 URL = EXAMPLE_BASE_URL + "/fpr_data"
+REAL_PAUSE = pause  # the conftest fixture replaces fpr.client.pause in every test; this is the real one
 PAGE = {"fpr_records": [sample_record(1)], "next_cursor": "c1", "has_more": False}
 
 
@@ -345,3 +347,20 @@ def test_retry_after_is_read_in_seconds_or_as_an_http_date(header, seconds):
     now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
 
     assert fpr.retry.retry_after_seconds(header, now=now) == seconds
+
+
+def test_an_error_code_is_also_read_from_error_code():
+    assert server_error_code(b'{"error_code": "E42", "message": "no"}') == "E42"
+
+
+def test_a_wait_before_a_retry_lasts_its_seconds_unless_the_sync_stops():
+    stop, ended = threading.Event(), threading.Event()
+    waiter = threading.Thread(target=lambda: (REAL_PAUSE(600, stop), ended.set()), daemon=True)
+    waiter.start()
+
+    assert not ended.wait(0.2)  # still waiting
+    stop.set()
+    assert ended.wait(5)  # the stop ended the wait at once
+    finished = threading.Event()
+    threading.Thread(target=lambda: (REAL_PAUSE(0.05, threading.Event()), finished.set()), daemon=True).start()
+    assert finished.wait(5)  # and a short wait ends by itself

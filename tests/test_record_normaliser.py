@@ -366,3 +366,37 @@ def test_each_kind_of_defect_is_reported_once_with_counts_fields_and_ids(monkeyp
         "fields whose names no destination column can take were dropped: 'Record ID' (1, same column as "
         "'record_id'); the rest of each record loaded (e.g. record_id rec-0001)",
     ]
+
+
+def test_a_report_names_every_field_and_sample_id_separated_by_commas(monkeypatch):
+    from fpr import safe_log
+
+    said = []
+    monkeypatch.setattr(safe_log, "sync_warning", said.append)
+    issues = RecordIssues()
+    normaliser = normaliser_with(issues)
+    normaliser({**sample_record(1), "product_terms": "a\x00b", "bad\ud800name": 1, "Record ID": "x"})
+    normaliser({**sample_record(2), "customer_name": "Jo\x00", "_fivetran_id": 2})
+    normaliser({**sample_record(3), "record_id": None})
+    normaliser({**sample_record(4), "record_id": ""})
+
+    issues.report()
+
+    assert said == [
+        "2 records had no usable record_id and were skipped",
+        "text that no destination can store was repaired in 'customer_name' (1), field names (1), "
+        "'product_terms' (1): lone UTF-16 surrogates became U+FFFD and NUL characters were removed; the records "
+        "loaded (e.g. record_id rec-0001, rec-0002)",
+        "fields whose names no destination column can take were dropped: 'Record ID' (1, same column as "
+        "'record_id'), '_fivetran_id' (1, reserved for Fivetran); the rest of each record loaded "
+        "(e.g. record_id rec-0001, rec-0002)",
+    ]
+
+
+def test_an_undeclared_whole_number_too_long_to_read_is_a_bad_long():
+    from fpr.body import HugeInteger
+
+    row, issues = normalise({**sample_record(5), "points": HugeInteger("9" * 5000)})
+
+    assert row["points"] is None
+    assert issues.bad_values == {"points": [1, ["rec-0005"], "LONG"]}

@@ -195,3 +195,90 @@ def test_a_body_may_hold_exactly_as_many_json_values_as_allowed(values, refused)
             decode(body, max_values=1000)
     else:
         assert len(decode(body, max_values=1000)) == values
+
+
+def test_an_html_content_type_in_any_case_is_an_html_page_whatever_the_body():
+    with pytest.raises(Transient) as raised:
+        decode(b"Down for maintenance", content_type="Text/HTML; charset=utf-8")
+
+    assert (raised.value.kind, raised.value.reason) == ("html", "was an HTML page")
+
+
+def test_a_body_starting_with_markup_after_any_whitespace_is_an_html_page():
+    with pytest.raises(Transient) as raised:
+        decode(b" \r\n\t" * 300 + b"<html>", content_type="application/json")
+
+    assert raised.value.kind == "html"
+
+
+def test_objects_count_toward_the_json_values_a_body_may_hold():
+    body = b"[" + b",".join(b"{}" for _ in range(600)) + b"]"  # 599 commas, 600 braces, 1 bracket
+
+    with pytest.raises(FprError, match="more than 1,000 JSON values"):
+        decode(body, max_values=1000)
+
+
+@pytest.mark.parametrize("charset", ["utf_8", "UTF8", "u8"])
+def test_every_name_of_utf8_is_read_as_utf8_keeping_lone_surrogates_for_repair(charset):
+    body = '{"name": "Jos\ud800"}'.encode("utf-8", "surrogatepass")  # a lone surrogate, raw in UTF-8
+
+    assert decode(body, content_type=f"application/json; charset={charset}") == {"name": "Jos\ud800"}
+
+
+def test_a_page_in_another_charset_with_bytes_it_cannot_hold_is_read_with_replacements(sdk_log, monkeypatch):
+    said = []
+    monkeypatch.setattr("fpr.safe_log.warning", said.append)
+
+    value = decode(b'{"name": "\xff\xfe"}', 7, content_type="application/json; charset=ascii")
+
+    assert value == {"name": "\ufffd\ufffd"}
+    assert said == ["page 7: the page is not valid ascii; unreadable bytes replaced with U+FFFD"]
+
+
+def test_a_byte_order_mark_before_bytes_that_need_replacing_is_ignored_too(sdk_log):
+    assert decode(b'\xef\xbb\xbf{"name": "Jos\xe9"}') == {"name": "Jos\ufffd"}
+
+
+def test_an_unknown_charset_is_named_as_such_and_read_as_utf8(sdk_log, monkeypatch):
+    said = []
+    monkeypatch.setattr("fpr.safe_log.warning", said.append)
+
+    assert decode(b'{"a": "\xc3\xa9"}', 4, content_type="application/json; charset=klingon") == {"a": "\u00e9"}
+    assert said == ["page 4: the API declared an unknown charset; reading the page as UTF-8"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "length"),
+    [
+        ({"Content-Length": "1234"}, 1234),
+        ({"content-length": " 77 "}, 77),
+        ({"Content-Length": "12", "Transfer-Encoding": "chunked"}, None),
+        ({"Content-Length": "twelve"}, None),
+        ({"Content-Length": "-5"}, None),
+        ({}, None),
+    ],
+)
+def test_the_declared_length_is_read_only_from_a_plain_content_length(headers, length):
+    from requests.structures import CaseInsensitiveDict
+
+    from fpr.body import declared_length
+
+    assert declared_length(CaseInsensitiveDict(headers)) == length
+
+
+def test_a_deflate_bomb_is_refused_without_unpacking_more_than_the_cap():
+    bomb = zlib.compress(b" " * (64 * 1024 * 1024), 9)
+    decoded = []
+    real = BodyDecoder.decode
+
+    def recording(self, data, room):
+        out = real(self, data, room)
+        decoded.append(len(out))
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BodyDecoder, "decode", recording)
+        with pytest.raises(FprError, match="max_body_bytes"):
+            body_of(io.BytesIO(bomb), "deflate", limit=1024 * 1024)
+
+    assert sum(decoded) <= 1024 * 1024 + 1

@@ -61,6 +61,7 @@ GROUPS = (
             "tests/test_client_policy_with_responses.py",
             "tests/test_retries_and_transient_faults.py",
             "tests/test_errors_that_stop_a_sync.py",
+            "tests/test_request_deadline_on_every_framing.py",
         ),
         0.9,
     ),
@@ -69,6 +70,7 @@ GROUPS = (
         ("fpr/paging.py",),
         (
             "tests/test_pagination_against_a_scripted_api.py",
+            "tests/test_seen_records_filter.py",
             "tests/test_cursor_recovery_and_loops.py",
             "tests/test_sync_properties.py",
             "tests/test_prefetch.py",
