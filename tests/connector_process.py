@@ -15,11 +15,17 @@ With FPR_TEST_REAL_WAITS=1 retry waits are slept for real (and end early when th
 With FPR_TEST_SIGNAL_BEFORE_STATE=<signal>:<n> (SIGINT:2, SIGTERM:2) the process sends itself that
 signal at checkpoint n, once the SDK has committed its rows and before it saves its state: a stop
 that lands between the two steps of a local checkpoint.
+
+With FPR_TEST_PEAK_MEMORY_FILE=<path> the process writes its peak resident memory in KiB (VmHWM) to
+that file as it exits. Not the wait status's ru_maxrss: Linux counts in it the memory of the
+process that started this one, so a test process grown large would be reported as this one's peak.
 """
 
+import atexit
 import itertools
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -29,6 +35,8 @@ def main():
     project, configuration_path = Path(sys.argv[1]), Path(sys.argv[2])
     sys.path.insert(0, str(project))
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    if os.environ.get("FPR_TEST_PEAK_MEMORY_FILE"):
+        atexit.register(write_peak_memory, Path(os.environ["FPR_TEST_PEAK_MEMORY_FILE"]))
 
     import fivetran_connector_sdk_cli.connector as cli_connector
     import fivetran_connector_sdk_core.runner as core_runner
@@ -55,6 +63,12 @@ def main():
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     configuration = json.loads(configuration_path.read_text())
     connector.connector.debug(project_path=str(project), configuration=configuration, state=state)
+
+
+def write_peak_memory(path):
+    """Writes this process's own high-water mark of resident memory, in KiB."""
+    status = Path("/proc/self/status").read_text()
+    path.write_text(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1))
 
 
 def signal_before_state(name, checkpoint):

@@ -7,7 +7,6 @@ request, max_body_bytes for a decoded body, max_json_values for what a body may 
 """
 
 import base64
-import os
 import threading
 from urllib.parse import quote
 
@@ -211,12 +210,11 @@ def run_measured(tmp_path, server, name):
     """Runs a sync in its own process; returns its exit code, output and peak memory in MB."""
     configuration = {"base_url": server.base_url, "api_key": API_KEY, "page_size": "100"}
     project, configuration_path = process_project(tmp_path, name, configuration)
-    process = start_connector_process(project, configuration_path, tmp_path)
-    output = process.stdout.read()
-    process.stdout.close()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, output, usage.ru_maxrss / 1024
+    peak_file = tmp_path / f"{name}-peak-kib"
+    env = {"FPR_TEST_PEAK_MEMORY_FILE": str(peak_file)}
+    process = start_connector_process(project, configuration_path, tmp_path, env=env)
+    output, _ = process.communicate()
+    return process.returncode, output, int(peak_file.read_text()) / 1024
 
 
 @pytest.mark.parametrize(
