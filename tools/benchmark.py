@@ -11,7 +11,9 @@ running in a process of its own. The contenders:
 - this connector: connector.py at the repository root, used only as `fivetran debug` uses it;
 - dlt's rest_api source into DuckDB, a peer, when dlt is installed (it is no requirement);
 - with a free destination: the connector's update() with the SDK's operations made no-ops,
-  beside the API's own cursor chain walked by a bare client (the least any client can take).
+  beside the API's own cursor chain walked by a bare client (the least any client can take);
+- with --baseline REF: the connector as it was at git revision REF, run exactly as this one, so
+  that a change is judged against its predecessor in the same run, on the same machine state.
 
 Printed: the time of a sync at no added latency and each contender's ratio to the floor;
 the share of added latency (150 ms a request) each contender hides; with a free destination
@@ -23,6 +25,7 @@ slows every contender alike. About 4 minutes (5 with dlt); --quick takes under o
 """
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -174,6 +177,11 @@ def latency_hidden(no_latency, with_latency, latency):
     return 1 - added / (with_latency.requests * latency)
 
 
+def share_of(hidden, hideable):
+    """`hidden` as a share of `hideable`, printed; "-" when nothing could be hidden (a run slowed by other work)."""
+    return f"{hidden / hideable:.0%}" if hideable > 0 else "-"
+
+
 def latency_hideable(no_latency, empty, with_latency, latency):
     """The most of the added latency any client can hide when it must follow a cursor chain.
 
@@ -248,6 +256,7 @@ def parse_args(argv=None):
         help="page sizes of the free-destination syncs; the first is the connector's default (200 100)",
     )
     parser.add_argument("--no-dlt", action="store_true", help="leave dlt out even when it is installed")
+    parser.add_argument("--baseline", metavar="REF", help="also run the connector as it was at this git revision")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.records, args.latency_records = 1, 3_000, 1_000
@@ -255,11 +264,33 @@ def parse_args(argv=None):
     return args
 
 
-def contenders(args):
+def contenders(args, baseline=None):
     peers = [FLOOR, CONNECTOR]
+    if baseline is not None:
+        peers.append(baseline)
     if not args.no_dlt and importlib.util.find_spec("dlt") is not None:
         peers.append(DLT)
     return peers
+
+
+@contextlib.contextmanager
+def baseline_contender(ref):
+    """The connector (connector.py and, where it had one, its fpr package) as it was at git revision `ref`,
+    extracted into a temporary folder; None without a revision."""
+    if ref is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="fpr-baseline-") as folder:
+        listed = subprocess.run(
+            ["git", "ls-tree", "--name-only", ref, "connector.py", "fpr"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        archive = subprocess.run(["git", "archive", ref, *listed], cwd=ROOT, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+        yield Contender(f"connector at {ref[:12]}", "sdk", Path(folder) / "connector.py")
 
 
 # The settings each contender syncs under.
@@ -270,9 +301,9 @@ EMPTY = "empty"  # an API with no records: what a sync costs before any record m
 FREE_SLOW = "free, latency"  # --latency-records with --latency, a free destination, page of --free-page-sizes
 
 
-def measure(args, progress):
+def measure(args, progress, baseline=None):
     """Every sync of the comparison, interleaved; returns {(contender, setting): [Run, ...]}."""
-    peers = contenders(args)
+    peers = contenders(args, baseline)
     with (
         LocalApi(args.records) as plain_api,
         LocalApi(args.latency_records) as short_api,
@@ -291,7 +322,7 @@ def measure(args, progress):
         return best_of(plan, args.repeats, progress), peers
 
 
-def memory_runs(args, timed, progress):
+def memory_runs(args, timed, progress, baseline=None):
     """Peak memory of the connector's and the floor's syncs at the two --memory-records sizes.
 
     A size that the timed no-latency syncs already ran at is not run again: their median is used.
@@ -301,7 +332,7 @@ def memory_runs(args, timed, progress):
     """
     peaks = {}
     for size in args.memory_records:
-        for peer in (CONNECTOR, FLOOR):
+        for peer in (CONNECTOR, FLOOR, *filter(None, [baseline])):
             if size == args.records:
                 peaks[(peer, size)] = statistics.median(run.max_rss_mb for run in timed[(peer, PLAIN)])
                 continue
@@ -347,7 +378,8 @@ def report(args, runs, peers, memory, api_rates):
         _speed_lines(args, best, peers),
         _latency_lines(args, best, peers, figures),
         _free_lines(args, best),
-        _memory_lines(args, memory),
+        _memory_lines(args, memory, peers),
+        *_baseline_lines(args, best, peers, memory, figures),
         _api_lines(args, best, figures),
         [_dlt_line(peers)],
         _goal_lines(args, figures),
@@ -380,7 +412,7 @@ def _latency_lines(args, best, peers, figures):
         hidden, ceiling = figures.latency_hidden[peer], figures.latency_hideable[peer]
         lines.append(
             f"  {peer.name:30} {quick_run.seconds:8.2f} s {slow_run.seconds:8.2f} s "
-            f"{slow_run.seconds - quick_run.seconds:7.2f} s {hidden:7.0%} {ceiling:8.0%} {hidden / ceiling:8.0%}"
+            f"{slow_run.seconds - quick_run.seconds:7.2f} s {hidden:7.0%} {ceiling:8.0%} {share_of(hidden, ceiling):>8}"
         )
     lines.append("  hidden  = 1 - (time with latency - time without) / (requests x latency)")
     lines.append("  at most = (time without latency - time of a sync of no records) / (requests x latency), capped at")
@@ -406,18 +438,42 @@ def _free_lines(args, best):
     return lines
 
 
-def _memory_lines(args, memory):
+def _memory_lines(args, memory, peers):
     small, large = args.memory_records
     lines = [
         f"Peak memory of a sync's process (max RSS), page {args.page_size}",
         f"  {'':30} {small:>9,} {large:>9,} records",
     ]
-    for peer in (FLOOR, CONNECTOR):
+    for peer in (peer for peer in peers if (peer, small) in memory):
         low, high = memory[(peer, small)], memory[(peer, large)]
         lines.append(f"  {peer.name:30} {low:6.1f} MB {high:6.1f} MB   {high / low:.2f}x   {high - low:+6.1f} MB")
     own = (memory[(CONNECTOR, large)] - memory[(CONNECTOR, small)]) - (memory[(FLOOR, large)] - memory[(FLOOR, small)])
     lines.append(f"  growth of the connector beyond the floor's: {own:+.1f} MB (the floor's is the SDK's runner)")
     return lines
+
+
+def _baseline_lines(args, best, peers, memory, figures):
+    """The connector beside its predecessor (--baseline), figure by figure: a section, or none."""
+    baseline = next((peer for peer in peers if peer.name.startswith("connector at")), None)
+    if baseline is None:
+        return []
+    small, large = args.memory_records
+    now, then = best[(CONNECTOR, PLAIN)].seconds, best[(baseline, PLAIN)].seconds
+    floor = best[(FLOOR, PLAIN)].seconds
+    memory_now, memory_then = memory[(CONNECTOR, large)], memory[(baseline, large)]
+    hidden_now, hidden_then = figures.latency_hidden[CONNECTOR], figures.latency_hidden[baseline]
+    return [
+        [
+            f"This connector beside the {baseline.name}",
+            f"  {'':34} {'now':>9} {'then':>9}",
+            f"  {'no latency, / the floor':34} {now / floor:8.2f}x {then / floor:8.2f}x   now / then {now / then:.2f}x",
+            f"  {'latency hidden':34} {hidden_now:9.0%} {hidden_then:9.0%}",
+            f"  {f'peak memory at {large:,} records':34} {memory_now:6.1f} MB {memory_then:6.1f} MB   "
+            f"now / then {memory_now / memory_then:.2f}x",
+            f"  {f'memory at {large:,} / at {small:,}':34} {figures.memory_ratio:8.2f}x "
+            f"{memory_then / memory[(baseline, small)]:8.2f}x",
+        ]
+    ]
 
 
 def _api_lines(args, best, figures):
@@ -455,8 +511,8 @@ def _goal_lines(args, figures):
         ),
         (
             f"  ... of what a cursor chain allows >= {GOAL_LATENCY_HIDDEN:.0%}",
-            f"{hidden / figures.latency_hideable[CONNECTOR]:.0%}",
-            hidden / figures.latency_hideable[CONNECTOR] >= GOAL_LATENCY_HIDDEN,
+            share_of(hidden, figures.latency_hideable[CONNECTOR]),
+            hidden >= GOAL_LATENCY_HIDDEN * figures.latency_hideable[CONNECTOR],
         ),
         (
             f"memory at {large:,} / at {small:,} <= {GOAL_MEMORY_RATIO:.2f}x",
@@ -485,8 +541,9 @@ def main(argv=None):
     def progress(text):
         print(f"  [{time.perf_counter() - started:6.0f} s] {text}", flush=True)
 
-    runs, peers = measure(args, progress)
-    memory = memory_runs(args, runs, progress)
+    with baseline_contender(args.baseline) as baseline:
+        runs, peers = measure(args, progress, baseline)
+        memory = memory_runs(args, runs, progress, baseline)
     api_rates = (*api_throughput(args.api_records, 200, passes=API_PASSES), dataset_megabytes())
     print(report(args, runs, peers, memory, api_rates))
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
