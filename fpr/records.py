@@ -133,8 +133,8 @@ def double_text(value: float) -> str:
     text = repr(value)
     if "." in text:
         return text
-    mantissa, _, exponent = text.partition("e")
-    return f"{mantissa}.0e{exponent}" if exponent else f"{mantissa}.0"
+    mantissa, _, exponent = text.partition("e")  # a finite float's repr without a point has an exponent: 1e+16
+    return f"{mantissa}.0e{exponent}"
 
 
 def _to_double(value):
@@ -142,7 +142,7 @@ def _to_double(value):
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return INVALID
     try:
-        number = float(value.strip() if isinstance(value, str) else value)
+        number = float(value)  # text: surrounding whitespace allowed, as float() allows it
     except (ValueError, OverflowError):
         return INVALID
     return number if math.isfinite(number) else INVALID

@@ -157,6 +157,23 @@ def test_a_byte_order_mark_is_ignored():
     assert decode(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}
 
 
+@pytest.mark.parametrize("body", [b'X{"a": 1}', b'\xef\xbb\xbfX{"a": 1}', b'X{"name": "Jos\xe9"}'])
+def test_only_a_byte_order_mark_is_set_aside_before_the_json(sdk_log, body):
+    with pytest.raises(Transient) as raised:
+        decode(body)
+
+    assert raised.value.kind == "body"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=klingon"])
+def test_bytes_not_utf8_are_reported_by_the_codecs_own_name(monkeypatch, content_type):
+    said = []
+    monkeypatch.setattr("fpr.safe_log.warning", said.append)
+
+    assert decode(b'{"name": "Jos\xe9"}', 3, content_type=content_type) == {"name": "Jos\ufffd"}
+    assert said[-1] == "page 3: the page is not valid utf-8; unreadable bytes replaced with U+FFFD"
+
+
 def test_json_nested_too_deeply_fails_with_a_message_not_a_recursion_error():
     deep = b"[" * 100_000 + b"]" * 100_000
 
