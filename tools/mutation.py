@@ -2,6 +2,7 @@
 
     python tools/mutation.py                  # every group below
     python tools/mutation.py --scope privacy  # masking and privacy alone (CI)
+    python tools/mutation.py --resume         # carry on from the last run: only what changed or is left runs
 
 mutmut (pinned in requirements-mutation.txt) plants one small bug at a time in the modules of each
 group (a comparison turned, a constant changed, a call dropped) and runs the tests that reach it.
@@ -104,8 +105,14 @@ SCOPES = {"all": GROUPS, "privacy": tuple(group for group in GROUPS if group.goa
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scope", choices=sorted(SCOPES), default="all")
-    groups = SCOPES[parser.parse_args(argv).scope]
-    copy = prepare_copy(groups)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the last run's verdicts: mutmut runs again only mutants not yet run and those of changed code",
+    )
+    arguments = parser.parse_args(argv)
+    groups = SCOPES[arguments.scope]
+    copy = prepare_copy(groups, keep_verdicts=arguments.resume)
     run_mutmut(copy)
     results = read_results(copy)
     equivalents = read_equivalents()
@@ -114,10 +121,11 @@ def main(argv=None) -> int:
     return 0 if met else 1
 
 
-def prepare_copy(groups) -> Path:
-    """A fresh copy of the repository's files, with mutmut's settings for these groups."""
+def prepare_copy(groups, keep_verdicts=False) -> Path:
+    """A copy of the repository's files, with mutmut's settings for these groups: a fresh one, or the last run's
+    refreshed from the repository with mutmut's verdicts (mutants/) kept."""
     copy = WORK / "copy"
-    if copy.exists():
+    if copy.exists() and not keep_verdicts:
         shutil.rmtree(copy)
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
@@ -133,7 +141,7 @@ def prepare_copy(groups) -> Path:
         # FinMatch's modules are imported by their bare names ("import finmatch_privacy"), and mutmut names a
         # mutant after its path, dropping only a leading "src/": moved there, the two names agree.
         (copy / "src").mkdir(exist_ok=True)
-        (copy / module).rename(copy / "src" / Path(module).name)
+        (copy / module).replace(copy / "src" / Path(module).name)
     (copy / "setup.cfg").write_text(mutmut_settings(groups))
     return copy
 
@@ -153,12 +161,18 @@ def mutmut_settings(groups) -> str:
     lines += ["also_copy=", *(f"    {path}" for path in (*also, "pytest.ini", "configuration.json"))]
     lines += ["pytest_add_cli_args_test_selection=", *(f"    {test}" for test in tests)]
     lines += ["pytest_add_cli_args=", "    -p", "    no:xdist", "    -p", "    no:cacheprovider"]
+    # A mutant that loops forever (a read loop's bound turned) is killed once it takes five times its tests'
+    # usual time and 10 s more: mutmut's default of fifteen times cost minutes per hung mutant here.
+    lines += ["timeout_multiplier=5.0", "timeout_constant=10.0"]
     return "\n".join(lines) + "\n"
 
 
 def run_mutmut(copy: Path):
     """Runs every mutant; mutmut's progress goes to build/mutation/run.log."""
     environment = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "quick")}
+    # A test that runs past 180 s (its usual time is at most 20 s) is a mutant looping forever: pytest ends the
+    # run, and mutmut counts the mutant as killed, instead of waiting out its timeout of the whole test set.
+    environment["PYTEST_ADDOPTS"] = "-o faulthandler_timeout=180 -o faulthandler_exit_on_timeout=true"
     with (WORK / "run.log").open("w") as log:
         command = [str(MUTMUT), "run", "--max-children", str(os.cpu_count() or 1)]
         subprocess.run(command, cwd=copy, stdout=log, stderr=subprocess.STDOUT, env=environment, check=True)
