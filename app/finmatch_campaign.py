@@ -18,12 +18,11 @@ customer id. All of it is one SQL statement per question on either engine.
 from dataclasses import dataclass
 
 import pandas as pd
-from finmatch_data import IS_ACCEPTED, IS_DECIDED, IS_SALE_AFTER_ACCEPTANCE, ratio_sql
+from finmatch_data import IS_ACCEPTED, IS_DECIDED, IS_SALE_AFTER_ACCEPTANCE, affinity_band_sql, ratio_sql
 from finmatch_match import (
     ProductBits,
     ProfileCodes,
     held_names_for,
-    outcome_cells_sql,
     profiles_sql,
     shrunk_estimate,
 )
@@ -80,26 +79,23 @@ class Campaigns:
         return held_names_for(product, self.held_products)
 
     def builds(self):
-        """(name, SQL, parameters) of every relation a campaign reads, in the order they can be built:
-        per-customer profiles, decided outcomes, decided cells (from the outcomes) and per-product figures."""
+        """(name, SQL, parameters) of every relation a campaign reads: per-customer profiles, per-product figures and
+        decided cells."""
         table, live, dialect = self.backend.table, self.data.live, self.backend.dialect
-        outcomes = ("outcome_cells", *outcome_cells_sql(table, live, self.codes, dialect))
         return [
             ("customer_profiles", *profiles_sql(table, live, self.codes, self.bits, dialect)),
-            outcomes,
-            ("decided_cells", *decided_cells_sql(*self.backend.reference(*outcomes))),
             ("product_figures", PRODUCT_FIGURES_SQL.format(table=table, live=live), []),
+            ("decided_cells", *decided_cells_sql(table, live, self.codes, dialect)),
         ]
 
-    def _relations(self):
-        """(SQL, parameters) of the per-customer profiles, decided cells and per-product figures to read from."""
-        profiles, outcomes, cells, figures = self.builds()
-        self.backend.relation(*outcomes)  # built before the cells read it
-        return self.backend.relation(*profiles), self.backend.relation(*figures), self.backend.relation(*cells)
+    def relations(self):
+        """(SQL, parameters) of the per-customer profiles, per-product figures and decided cells to read from; locally
+        the tables, built now unless they are built or being built already."""
+        return [self.backend.relation(*build) for build in self.builds()]
 
     def build(self, target):
         """(suppression counts, ranked customers) of a target, from one statement."""
-        (profiles, profile_params), (figures, figure_params), (cells, cell_params) = self._relations()
+        (profiles, profile_params), (figures, figure_params), (cells, cell_params) = self.relations()
         bit = self.bits.bit(target.product)
         has = self.backend.dialect.has_bit
         wanted = self.codes.codes_for(target.segments, target.stages) if target.segments or target.stages else None
@@ -202,12 +198,17 @@ class Campaigns:
         return frame
 
 
-def decided_cells_sql(outcomes, params):
-    """(SQL, parameters): decided and accepted recommendations per product, record profile code and band,
-    summed from the outcome cells (finmatch_match.outcome_cells_sql)."""
+def decided_cells_sql(table, live, codes, dialect):
+    """(SQL, parameters): decided and accepted recommendations per product, record profile code and band: Match's
+    outcome cells (finmatch_match.outcome_cells_sql) summed over the holdout and the outcome, without the MD5 of
+    every record id that chooses the holdout, which a campaign does not need."""
+    code, params = codes.code_sql(dialect)
     sql = f"""
-        SELECT product, profile_code, band, sum(records) AS decided, sum(records * accepted) AS accepted
-        FROM {outcomes} AS outcomes
+        SELECT product_recommendation AS product, {code} AS profile_code,
+               {affinity_band_sql("customer_product_affinity")} AS band,
+               count(*) AS decided, {ACCEPTED_COUNT} AS accepted
+        FROM {table}
+        WHERE {live} AND {IS_DECIDED} AND product_recommendation IS NOT NULL
         GROUP BY 1, 2, 3
     """  # noqa: S608
     return sql, params

@@ -208,10 +208,6 @@ class DuckDBBackend:
         """(SQL, parameters) to read the result of `sql` from: here a table materialised once per warehouse version."""
         return self._store().materialised(name, sql, params), []
 
-    def reference(self, name, sql, params):
-        """(SQL, parameters) naming relation `name` without building it (for a relation built from it)."""
-        return name, []
-
     def prefetch(self, builds):
         """Starts materialising relations, (name, SQL, parameters) each, in the background."""
         self._store().prefetch(builds)
@@ -386,9 +382,6 @@ class SnowparkBackend:
     def relation(self, name, sql, params):
         """(SQL, parameters) to read the result of `sql` from: in Snowflake, the query itself."""
         return f"({sql})", list(params)
-
-    def reference(self, name, sql, params):
-        return self.relation(name, sql, params)
 
     def prefetch(self, builds):
         """Nothing to do: Snowflake computes each relation inside the statement that reads it."""

@@ -516,6 +516,10 @@ def ageing_chart(ages):
 
 # ---------- campaigns ----------
 
+CHOOSE_PRODUCT = (
+    "Choose a product to offer: FinMatch then lists the customers most worth offering it to, and counts those left "
+    "out because they already hold it or were already recommended it."
+)
 CAMPAIGN_COLUMNS = {
     "rank": "Rank",
     "customer_id": "Customer ID",
@@ -540,12 +544,16 @@ def campaign_view(page):
         return
     options = page.options
     left, middle, right, size_column = st.columns([2, 2, 2, 1])
-    product = left.selectbox("Product to offer", products)
+    # No product until the viewer picks one: nothing is computed for a campaign nobody asked for.
+    product = left.selectbox("Product to offer", products, index=None, placeholder="Choose a product")
     segments = middle.multiselect("Target segments", options["segments"], placeholder="All segments")
     stages = right.multiselect("Target lifecycle stages", options["stages"], placeholder="All stages")
     size = size_column.number_input(
         "Customers in the list", min_value=10, max_value=5000, value=CAMPAIGN_LIST_SIZE, step=50
     )
+    if product is None:
+        st.info(CHOOSE_PRODUCT)
+        return
     target = Target(product, tuple(segments), tuple(stages), int(size))
     counts, ranked = ask(page.campaigns, "build", target)
     suppression_summary(page, target, counts)
@@ -663,7 +671,8 @@ def holdout_of(outcomes):
 
 
 def choose_customer(page):
-    """A customer from the top of Who to act on; viewers allowed to see customer data may type any id."""
+    """The customer Match is about: none until the viewer picks one from the top of Who to act on (Match computes
+    nothing before); viewers allowed to see customer data may type any id."""
     actions = ask(page.data, "action_list", page.filters, page.today, ACTION_LIST_SIZE)
     candidates = list(dict.fromkeys(actions["customer_id"]))
     show = (lambda value: value) if page.access.personal else mask_id
@@ -674,7 +683,38 @@ def choose_customer(page):
     if not candidates:
         st.info("No open recommendations match the filters, so there is no customer to pick.")
         return None
-    return st.columns([1, 2])[0].selectbox("Customer (from the top of Who to act on)", candidates, format_func=show)
+    index = picker_index(candidates)
+    # Each label starts with the customer's rank: masked ids can look alike, and a picker tells its options apart by
+    # their labels (the last of two equal labels would win).
+    labels = {f"{rank}. {show(customer)}": customer for rank, customer in enumerate(candidates, start=1)}
+    label = st.columns([1, 2])[0].selectbox(
+        "Customer (from the top of Who to act on)", list(labels), index=index, placeholder="Choose a customer"
+    )
+    if label is None:
+        st.info(CHOOSE_CUSTOMER)
+        return None
+    chosen = labels[label]
+    if index is None:
+        st.session_state[PICKED_KEY] = (tuple(candidates), candidates.index(chosen))
+    return chosen
+
+
+CHOOSE_CUSTOMER = "Choose a customer to see the products to offer them next."
+PICKED_KEY = "finmatch_match_picked"
+
+
+def picker_index(candidates):
+    """The Match picker's starting position: none before the viewer's first pick; after it, that pick's position while
+    the list stays the same, and the top customer of any new list (as Streamlit restarts a picker whose options
+    change). The position is part of the picker's identity, so a later pick is kept as long as the list is."""
+    picked = st.session_state.get(PICKED_KEY)
+    if picked is None:
+        return None
+    listed, position = picked
+    if listed != tuple(candidates):
+        st.session_state[PICKED_KEY] = (tuple(candidates), 0)
+        return 0
+    return position
 
 
 def ranking_table(ranking):
@@ -889,9 +929,12 @@ def show_page(data):
         st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
         return
     campaigns = campaigns_for(data, options, options["products"])
-    # Locally, the per-customer tables Match and the campaign lists read are built in the background while
-    # the other tabs are computed; in Snowflake each statement computes what it reads.
-    data.backend.prefetch([*data.builds(), *campaigns.builds()])
+    matcher = Matcher(data, campaigns.codes, campaigns.bits)
+    # Locally, the tables the page reads from are built in the background, one after the other, while the page is
+    # computed: first the kept urgent recommendations the first load needs (Who to act on, Match's picker), then the
+    # per-customer tables a first campaign or Match customer reads (neither is computed before a choice), Match's
+    # outcomes last. In Snowflake each statement computes what it reads.
+    data.backend.prefetch([*data.builds(), *campaigns.builds(), *matcher.builds()])
     everything = ask(data, "breakdowns", Filters(), today)
     if everything.records == 0:
         st.info("fpr_records has no rows yet. Run a sync (`make sync` locally) and reload.")
@@ -908,7 +951,7 @@ def show_page(data):
         return
     page = Page(
         data,
-        Matcher(data, campaigns.codes, campaigns.bits),
+        matcher,
         campaigns,
         filters,
         kpis,
@@ -923,6 +966,17 @@ def show_page(data):
     for tab, view in zip(tabs, VIEWS, strict=True):
         with tab:
             guarded(view, page)
+    tables_for_a_first_campaign(campaigns)
+
+
+def tables_for_a_first_campaign(campaigns):
+    """Waits, once the page is drawn, for the tables a campaign reads (locally; in Snowflake there is nothing to wait
+    for), so that the first product chosen is answered at once rather than after them. The run ends a little later,
+    but the viewer already sees every tab meanwhile. Match's outcomes go on being built in the background."""
+    try:
+        campaigns.relations()
+    except Exception:  # noqa: BLE001, S110 - the Campaigns tab shows the error once a product is chosen
+        pass
 
 
 main()

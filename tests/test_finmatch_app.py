@@ -105,6 +105,19 @@ def dataframe_with(at, header):
     return next(frame.value for frame in at.dataframe if header in frame.value.columns)
 
 
+def choose_product(at, product=None):
+    """Chooses a product in Campaigns (the first one unless told), which shows no list before."""
+    box = next(box for box in at.selectbox if box.label == "Product to offer")
+    (box.select_index(0) if product is None else box.set_value(product)).run()
+    return at
+
+
+def choose_customer(at, position=0):
+    """Chooses the customer at `position` of Match's picker, which shows no customer before."""
+    next(box for box in at.selectbox if box.label.startswith("Customer")).select_index(position).run()
+    return at
+
+
 def test_every_view_renders_on_first_load(app_on, finmatch_warehouse):
     at = app_on(finmatch_warehouse).run()
 
@@ -112,7 +125,16 @@ def test_every_view_renders_on_first_load(app_on, finmatch_warehouse):
     assert [tab.label for tab in at.tabs] == TABS
     assert len(at.metric) == 8
     assert len(charts(at)) == 8  # the monthly overview, six distributions and the ages of open recommendations
-    assert {"Action score", "Estimated acceptance", "Expected value", "Record ID"} <= {
+    headers = {header for frame in at.dataframe for header in frame.value.columns}
+    assert {"Action score", "Record ID"} <= headers
+    # Campaigns and Match wait for the viewer's choice, and say so.
+    assert not {"Estimated acceptance", "Expected value"} & headers
+    prompts = [message.value for message in at.info]
+    assert any(message.startswith("Choose a product to offer") for message in prompts)
+    assert any(message.startswith("Choose a customer") for message in prompts)
+    choose_customer(choose_product(at))
+    assert not at.exception and not at.error
+    assert {"Estimated acceptance", "Expected value"} <= {
         header for frame in at.dataframe for header in frame.value.columns
     }
     assert not at.toggle  # customer data is never a switch in the page
@@ -239,7 +261,7 @@ def test_the_action_list_follows_its_score_with_readable_headers(app_on, finmatc
 
 
 def test_customer_data_is_masked_everywhere_by_default(app_on, finmatch_warehouse, downloads):
-    at = app_on(finmatch_warehouse).run()
+    at = choose_product(app_on(finmatch_warehouse).run())
 
     actions = dataframe_with(at, "Action score")
     for frame in (actions, explorer_frame(at), campaign_frame(at)):

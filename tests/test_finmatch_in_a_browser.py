@@ -3,20 +3,28 @@
 `.ci/run` installs Debian's chromium. Elsewhere the test is skipped when chromium is
 missing, but in CI (CI=true) a missing browser is a failure, not a skip. Screenshots of every
 tab go to a temporary folder of the test, or to FINMATCH_SCREENSHOTS when it names one.
+
+Every tab is checked against SQL on the test's warehouse, as the page shows it to a viewer without
+access to customer data. Tables are read from the cells the data grid lists for assistive technology:
+the rows and columns on screen, and the row count of the whole table.
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
 import requests
-from conftest import APP_DIR
+from conftest import APP_DIR, SOFT_DELETED
+from test_finmatch_app import LIVE
+from test_finmatch_campaign import HELD_AS, expected_campaign, expected_counts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS_ENV = "FINMATCH_SCREENSHOTS"
@@ -128,14 +136,21 @@ def test_every_tab_renders_in_chromium_with_figures_equal_to_sql(
     assert page.locator('[data-testid="stVegaLiteChart"]').count() == 8
     screenshot(page, screenshots, "distributions")
 
+    show_tab(page, "Who to act on")
+    check_who_to_act_on(page, finmatch_warehouse)
+    screenshot(page, screenshots, "actions")
+
     show_tab(page, "Campaigns")
-    page.get_by_text("already hold").first.wait_for(timeout=60_000)
-    assert page.get_by_text("eligible").count() >= 1
+    check_campaigns(page, finmatch_warehouse)
     screenshot(page, screenshots, "campaigns")
 
-    for name, file_name in (("Who to act on", "actions"), ("Match", "match"), ("Data explorer", "explorer")):
-        show_tab(page, name)
-        screenshot(page, screenshots, file_name)
+    show_tab(page, "Match")
+    check_match(page, finmatch_warehouse)
+    screenshot(page, screenshots, "match")
+
+    show_tab(page, "Data explorer")
+    check_explorer(page, finmatch_warehouse)
+    screenshot(page, screenshots, "explorer")
 
     show_tab(page, "Insights")
     page.get_by_role("button", name="Generate insights").click()
@@ -144,3 +159,175 @@ def test_every_tab_renders_in_chromium_with_figures_equal_to_sql(
 
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+# ---------- each tab, against SQL ----------
+
+
+def query(warehouse, statement):
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        return db.execute(statement).fetchall()
+
+
+def visible_panel(page):
+    return page.locator('[role="tabpanel"]:visible').first
+
+
+def grid(panel, position=0):
+    """The data grid at `position` in the panel, once drawn."""
+    table = panel.locator('[data-testid="stDataFrame"]').nth(position).locator('table[role="grid"]')
+    table.wait_for(state="attached", timeout=60_000)
+    return table
+
+
+def grid_rows(table):
+    """Rows of the whole table, header excluded."""
+    return int(table.get_attribute("aria-rowcount")) - 1
+
+
+def grid_headers(table):
+    return table.locator('th[role="columnheader"]').all_inner_texts()
+
+
+def grid_column(table, column):
+    """The cells of a column on screen, top to bottom (the grid lists only the rows it draws)."""
+    cells = table.locator(f'td[role="gridcell"][aria-colindex="{column + 1}"]')
+    return cells.all_inner_texts()
+
+
+def choose(panel, page, label, option):
+    """Picks `option` (a name, or a pattern its name matches) in the select box labelled `label`."""
+    panel.locator('[data-testid="stSelectbox"]', has_text=label).locator('[role="combobox"]').click()
+    page.get_by_role("option", name=option, exact=isinstance(option, str)).first.click()
+
+
+def masked_as(shown, customer_id):
+    """Whether `shown` is `customer_id` masked: the prefix and last two characters kept, the rest hidden."""
+    prefix = customer_id.rpartition("_")[0]
+    return "•" in shown and shown.startswith(prefix) and shown.endswith(customer_id[-2:])
+
+
+def percent(text):
+    return float(text.rstrip("%"))
+
+
+def check_who_to_act_on(page, warehouse):
+    """The action list: its 50 customers, each with its most urgent open recommendation's score and age (days since
+    the recommendation, as SQL counts them), the ageing chart beside it."""
+    panel = visible_panel(page)
+    table = grid(panel)
+    expected = most_urgent(warehouse, 50)
+    assert grid_rows(table) == len(expected) == 50
+    assert grid_headers(table)[:4] == ["Rank", "Action score", "Why", "Customer ID"]
+    scores, reasons, customers = (grid_column(table, column) for column in (1, 2, 3))
+    assert len(reasons) >= 5  # at least the first five rows are on screen
+    for (customer, score, age), shown_score, why, shown_customer in zip(
+        expected, scores, reasons, customers, strict=False
+    ):
+        assert float(shown_score) == pytest.approx(score, abs=0.05)
+        assert why.endswith(f" · open {age} days")
+        assert masked_as(shown_customer, customer)
+    assert panel.locator('[data-testid="stVegaLiteChart"]').count() == 1  # open recommendations by age
+
+
+def most_urgent(warehouse, rows):
+    """(customer id, action score, days open) of the most urgent open recommendations, as the action list ranks them."""
+    today = datetime.now(timezone.utc).date()
+    return query(
+        warehouse,
+        "SELECT customer_id, round(100 * (0.5 * customer_churn_probability + 0.3 * customer_product_affinity "
+        f"+ 0.2 * recommendation_score), 1) AS s, DATE '{today}' - product_recommendation_date {LIVE} "
+        f"AND product_recommendation_status IN ('Pending', 'In Progress') ORDER BY s DESC, record_id LIMIT {rows}",
+    )
+
+
+def check_campaigns(page, warehouse):
+    """Nothing before a product is chosen; then the suppression counts and the ranked list of SQL."""
+    panel = visible_panel(page)
+    panel.get_by_text("Choose a product to offer").wait_for(timeout=60_000)
+    assert panel.locator('[data-testid="stDataFrame"]').count() == 0
+    choose(panel, page, "Product to offer", "Investment")
+    panel.get_by_text("customers considered").wait_for(timeout=60_000)  # the prompt also speaks of "already hold"
+
+    customers, hold, recommended, still_open, accepted, declined, eligible = expected_counts(warehouse, "Investment")
+    assert (
+        f"{customers:,} customers considered (every customer) · {hold:,} already hold Investment · "
+        f"{recommended:,} already recommended it ({still_open:,} still open, {accepted:,} accepted, "
+        f"{declined:,} declined) · {eligible:,} eligible"
+    ) in panel.inner_text()
+    table = grid(panel)
+    expected = expected_campaign(warehouse, "Investment")
+    assert grid_rows(table) == len(expected) == min(eligible, 100)
+    assert grid_headers(table)[:4] == ["Rank", "Customer ID", "Customer", "Expected value"]
+    shown_customers, values = grid_column(table, 1), grid_column(table, 3)
+    assert len(values) >= 5
+    for row, shown_customer, value in zip(expected, shown_customers, values, strict=False):
+        assert masked_as(shown_customer, row[0])
+        assert value == f"${row[5]:,.2f}"
+
+
+def check_match(page, warehouse):
+    """Nothing before a customer is chosen; then the top customer of Who to act on, with their latest profile and the
+    products they were never offered and do not hold, best estimate first, each inside its interval."""
+    panel = visible_panel(page)
+    panel.get_by_text("Choose a customer").first.wait_for(timeout=60_000)
+    assert panel.locator('[data-testid="stDataFrame"]').count() == 0
+    choose(panel, page, "Customer", re.compile(r"^1\. "))
+    table = grid(panel)
+
+    [(customer, _, _)] = most_urgent(warehouse, 1)
+    [(segment, stage)] = query(
+        warehouse,
+        f"SELECT customer_segment, customer_lifecycle_stage {LIVE} AND customer_id = '{customer}' "
+        "ORDER BY last_updated_epoch DESC LIMIT 1",
+    )
+    header = next(line for line in panel.inner_text().splitlines() if f" · {segment} · {stage} · " in line)
+    assert masked_as(header.split(" · ")[0], customer)
+
+    offered = {
+        product
+        for (product,) in query(
+            warehouse, f"SELECT DISTINCT product_recommendation {LIVE} AND customer_id = '{customer}'"
+        )
+    }
+    held_types = {
+        kind for (kind,) in query(warehouse, f"SELECT DISTINCT product_type {LIVE} AND customer_id = '{customer}'")
+    }
+    decided = dict(
+        query(
+            warehouse,
+            f"SELECT product_recommendation, count(*) {LIVE} "
+            "AND product_recommendation_status IN ('Accepted', 'Declined') AND product_recommendation IS NOT NULL "
+            "GROUP BY 1",
+        )
+    )
+    expected = {product for product in decided if product not in offered and not held_types & set(HELD_AS[product])}
+    assert grid_headers(table)[:3] == ["Product", "Estimated acceptance", "90% interval"]
+    products, estimates, intervals = (grid_column(table, column) for column in (0, 1, 2))
+    assert grid_rows(table) == len(products) and set(products) == expected
+    assert [percent(value) for value in estimates] == sorted((percent(value) for value in estimates), reverse=True)
+    for estimate, interval in zip(estimates, intervals, strict=True):
+        low, high = (percent(end) for end in interval.split(" – "))
+        assert low <= percent(estimate) <= high
+    if "Product: decided" in grid_headers(table):
+        column = grid_headers(table).index("Product: decided")
+        assert [int(value) for value in grid_column(table, column)] == [decided[product] for product in products]
+
+
+def check_explorer(page, warehouse):
+    """The first page of the records: 25 of every live record, the most recently changed first."""
+    panel = visible_panel(page)
+    table = grid(panel)
+    (records,) = query(warehouse, f"SELECT count(*) {LIVE}")[0]
+    assert records == 750 - SOFT_DELETED
+    panel.get_by_text(f"Rows 1–25 of {records:,}, most recently changed first.").wait_for()
+    assert grid_rows(table) == 25
+    assert grid_headers(table)[0] == "Record ID"
+    newest = [record for (record,) in query(warehouse, f"SELECT record_id {LIVE} ORDER BY last_updated_epoch DESC")]
+    shown = grid_column(table, 0)
+    assert len(shown) >= 5
+    (cutoff,) = query(
+        warehouse, f"SELECT last_updated_epoch {LIVE} ORDER BY last_updated_epoch DESC LIMIT 1 OFFSET 24"
+    )[0]
+    within = {record for (record,) in query(warehouse, f"SELECT record_id {LIVE} AND last_updated_epoch >= {cutoff}")}
+    assert set(shown) <= within and shown[0] in newest[: len(within)]

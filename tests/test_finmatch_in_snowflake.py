@@ -28,6 +28,8 @@ from test_finmatch_app import (
     campaign_frame,
     cards,
     charts,
+    choose_customer,
+    choose_product,
     dataframe_with,
     expected_cards,
     explorer_frame,
@@ -202,7 +204,7 @@ def test_a_cortex_failure_is_a_short_message_with_computed_insights_and_no_other
         '100351 (P0000): Request failed for external function AI_COMPLETE: unknown model "claude-sonnet-4-6"\n'
         "  at line 1 position 7 ... (a long stack of details)"
     )
-    at = in_snowflake.run()
+    at = choose_customer(choose_product(in_snowflake.run()))
 
     button(at, "Generate insights").click().run()
 
@@ -242,7 +244,7 @@ def test_an_allowed_viewer_sees_customer_data_everywhere_including_the_campaign_
     in_snowflake, snowflake_session, downloads
 ):
     snowflake_session.viewer = ALLOWED_VIEWER
-    at = in_snowflake.run()
+    at = choose_product(in_snowflake.run())
 
     shown = personal_values(at)
     assert shown and all("•" not in value for value in shown)
@@ -265,7 +267,7 @@ def test_a_viewer_not_on_the_list_sees_masked_data_although_the_owners_role_hold
 ):
     """IS_ROLE_IN_SESSION and CURRENT_ROLE answer for the owner: an app that trusted them would unmask here."""
     snowflake_session.viewer = OTHER_VIEWER
-    at = in_snowflake.run()
+    at = choose_product(in_snowflake.run())
 
     shown = personal_values(at)
     assert shown and all("•" in value for value in shown)
@@ -289,7 +291,7 @@ def test_customer_data_stays_masked_when_the_viewer_cannot_be_established(
         snowflake_session.viewer = None
     else:
         monkeypatch.setenv("FINMATCH_UNMASK_USERS", "")
-    at = in_snowflake.run()
+    at = choose_product(in_snowflake.run())
 
     assert not at.exception
     shown = personal_values(at)
@@ -433,6 +435,8 @@ def test_queries_per_interaction_are_few_and_a_repeat_costs_none(in_snowflake, s
     counts = {
         "first load": queries_during(session, at.run),
         "same page again": queries_during(session, at.run),
+        "first product in Campaigns": queries_during(session, lambda: choose_product(at)),
+        "first customer in Match": queries_during(session, lambda: choose_customer(at)),
         "segment filter": queries_during(session, lambda: at.sidebar.multiselect[0].set_value(["Retail"]).run()),
         "explorer page 2": queries_during(
             session, lambda: next(b for b in at.number_input if b.label.startswith("Page")).set_value(2).run()
@@ -458,9 +462,11 @@ def test_queries_per_interaction_are_few_and_a_repeat_costs_none(in_snowflake, s
 EXPECTED_STATEMENTS = {
     # the columns, the values of every filter and the products recommended, the date range, the charts'
     # counts, the viewer, the cards with both compared periods, the freshness, the action list, the explorer
-    # page, the campaign list, Match's holdout cells, the customer's profile and products, the history listing
-    "first load": 14,
+    # page, the history listing; Campaigns and Match ask nothing before a product or a customer is chosen
+    "first load": 10,
     "same page again": 0,
+    "first product in Campaigns": 1,  # its list and suppression counts, together
+    "first customer in Match": 3,  # Match's holdout cells, the customer's profile and products
     "segment filter": 6,  # charts, cards, action list, explorer page, and Match's new first customer (2)
     "explorer page 2": 1,
     "another customer in Match": 2,  # the customer's profile and products

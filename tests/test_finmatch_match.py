@@ -10,7 +10,7 @@ import shutil
 import duckdb
 import pytest
 from finmatch_match import Holdout, rank_products
-from test_finmatch_app import LIVE, dataframe_with, sql
+from test_finmatch_app import LIVE, choose_customer, dataframe_with, sql
 from test_finmatch_campaign import campaign_tools
 
 BAND = (
@@ -165,7 +165,7 @@ def test_the_holdout_finds_a_planted_signal(planted_warehouse):
 
 
 def test_the_match_tab_shows_the_ranking_its_sample_sizes_and_the_holdout_verdict(app_on, planted_warehouse):
-    at = app_on(planted_warehouse).run()
+    at = choose_customer(app_on(planted_warehouse).run())
 
     ranking = dataframe_with(at, "Similar customers: decided")
     assert list(ranking.columns) == [

@@ -12,7 +12,17 @@ import duckdb
 import pyarrow as pa
 import pytest
 from streamlit.proto import Metric_pb2
-from test_finmatch_app import LIVE, campaign_frame, cards, charts, dataframe_with, expected_cards, explorer_frame, sql
+from test_finmatch_app import (
+    LIVE,
+    campaign_frame,
+    cards,
+    charts,
+    choose_product,
+    dataframe_with,
+    expected_cards,
+    explorer_frame,
+    sql,
+)
 from test_finmatch_in_snowflake import StandInSession, install_stand_in
 
 GRAY = Metric_pb2.Metric.MetricColor.GRAY
@@ -302,10 +312,10 @@ def test_records_without_a_change_time_come_last_in_the_explorer_in_snowflake(
 def test_the_campaign_list_is_the_same_on_both_engines(
     app_on, warehouse_with_unknown_change_times, monkeypatch, tmp_path
 ):
-    local = app_on(warehouse_with_unknown_change_times).run()
+    local = choose_product(app_on(warehouse_with_unknown_change_times).run())
     listed_locally = campaign_frame(local)
     install_stand_in(StandInSession(warehouse_with_unknown_change_times), monkeypatch)
-    in_snowflake = app_on(tmp_path / "not-used.db").run()
+    in_snowflake = choose_product(app_on(tmp_path / "not-used.db").run())
 
     assert campaign_frame(in_snowflake).equals(listed_locally)
     assert dataframe_with(in_snowflake, "Action score").equals(dataframe_with(local, "Action score"))
