@@ -1,0 +1,151 @@
+"""FinMatch's figures and the text that prints them, on 40 records whose every figure is known in advance.
+
+The records are chosen so that each figure is a round number written out here: 15 accepted and 9 declined
+of 40 (62.5 % accepted), 16 still open (40.0 %), 12 sales after acceptance worth $1,250,000 in all, and
+averages of 0.650, 0.450, 0.240, $2,000.40 and $12,345.68. The three soft-deleted records carry figures
+large enough to show anywhere they were counted. Nothing expected is computed with the app's formatters.
+"""
+
+import shutil
+from datetime import date
+
+import duckdb
+import pytest
+from finmatch_data import DuckDBBackend, Filters, FprData, SnowparkBackend, forget_derived_data
+from finmatch_insights import FOCUS_AREAS, computed_insight, gather_statistics
+from test_finmatch_in_snowflake import StandInSession
+
+TODAY = date(2025, 7, 1)
+LIVE_RECORDS = 40
+# Per live record, numbered n = 1..40 in record_id order.
+KNOWN_FIGURES = """
+UPDATE tester.fpr_records AS f SET
+  product_recommendation_status = CASE WHEN n <= 15 THEN 'Accepted' WHEN n <= 24 THEN 'Declined'
+                                       WHEN n <= 34 THEN 'Pending' ELSE 'In Progress' END,
+  product_recommendation_date = DATE '2025-01-10',
+  product_sales_date = CASE WHEN n <= 12 THEN DATE '2025-01-15' WHEN n <= 15 THEN DATE '2025-01-05'
+                            ELSE DATE '2025-01-20' END,
+  product_sales_amount = CASE WHEN n <= 10 THEN 100000 WHEN n <= 12 THEN 125000 ELSE 999999 END,
+  recommendation_score = CASE WHEN n <= 10 THEN 0.2 ELSE 0.8 END,
+  customer_satisfaction_score = CASE WHEN n <= 10 THEN 0.9 ELSE 0.3 END,
+  customer_churn_probability = CASE WHEN n <= 4 THEN 0.6 ELSE 0.2 END,
+  customer_product_affinity = CASE WHEN n BETWEEN 25 AND 28 THEN 0.8 ELSE 0.5 END,
+  account_balance = CASE WHEN n <= 20 THEN 1500.40 ELSE 2500.40 END,
+  customer_transaction_value = 12345.678,
+  customer_segment = CASE WHEN n BETWEEN 11 AND 30 THEN 'Retail' ELSE 'Corporate' END
+FROM numbered WHERE f.record_id = numbered.record_id
+"""
+# The soft-deleted records: accepted, sold after the recommendation, with enormous amounts.
+DELETED_FIGURES = """
+UPDATE tester.fpr_records SET product_recommendation_status = 'Accepted', product_sales_amount = 1e9,
+  product_recommendation_date = DATE '2025-01-10', product_sales_date = DATE '2025-01-15', account_balance = 1e9,
+  customer_transaction_value = 1e9, recommendation_score = 1, customer_satisfaction_score = 1,
+  customer_churn_probability = 1
+WHERE _fivetran_deleted
+"""
+
+
+def forty_known_records(warehouse, folder):
+    path = folder / "warehouse.db"
+    shutil.copy(warehouse, path)
+    with duckdb.connect(str(path)) as db:
+        db.execute(
+            "CREATE TEMP TABLE numbered AS SELECT record_id, row_number() OVER (ORDER BY record_id) AS n "
+            "FROM tester.fpr_records WHERE NOT coalesce(_fivetran_deleted, false)"
+        )
+        db.execute(
+            "DELETE FROM tester.fpr_records WHERE record_id IN "
+            f"(SELECT record_id FROM numbered WHERE n > {LIVE_RECORDS})"
+        )
+        db.execute(KNOWN_FIGURES)
+        db.execute(DELETED_FIGURES)
+        assert db.execute(
+            "SELECT count(*) FILTER (WHERE _fivetran_deleted), count(*) FROM tester.fpr_records"
+        ).fetchone() == (3, 43)
+    return path
+
+
+@pytest.fixture(scope="module")
+def known_records(finmatch_warehouse, tmp_path_factory):
+    return forty_known_records(finmatch_warehouse, tmp_path_factory.mktemp("known"))
+
+
+@pytest.fixture(autouse=True)
+def no_kept_tables():
+    """Each test reads the warehouse afresh rather than tables another test left built."""
+    forget_derived_data()
+    yield
+    forget_derived_data()
+
+
+def engines(warehouse):
+    """FprData locally (from FinMatch's own tables) and in Snowflake (one statement per question)."""
+    return {
+        "locally": FprData(DuckDBBackend(warehouse)),
+        "in Snowflake": FprData(SnowparkBackend(StandInSession(warehouse))),
+    }
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_acceptance_is_accepted_over_decided_and_the_open_share_is_open_over_every_record(known_records, engine):
+    kpis = engines(known_records)[engine].kpis(Filters())
+
+    assert (kpis["records"], kpis["decided"], kpis["accepted"], kpis["still_open"]) == (40, 24, 15, 16)
+    assert kpis["acceptance_rate"] == 15 / 24
+    assert kpis["open_share"] == 16 / 40
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_sales_count_only_accepted_recommendations_sold_on_or_after_their_date(known_records, engine):
+    kpis = engines(known_records)[engine].kpis(Filters())
+
+    assert kpis["sales_after_acceptance_count"] == 12
+    assert kpis["sales_after_acceptance"] == pytest.approx(1_250_000)
+    assert kpis["sales_after_acceptance_squares"] == pytest.approx(10 * 100_000**2 + 2 * 125_000**2)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_averages_and_their_sample_spreads_are_over_the_selected_records(known_records, engine):
+    kpis = engines(known_records)[engine].kpis(Filters())
+
+    assert kpis["avg_recommendation_score"] == pytest.approx(0.65)
+    assert kpis["avg_satisfaction"] == pytest.approx(0.45)
+    assert kpis["avg_churn_probability"] == pytest.approx(0.24)
+    assert kpis["avg_balance"] == pytest.approx(2000.40)
+    assert kpis["avg_transaction_value"] == pytest.approx(12345.678)
+    # stddev_samp: 20 balances 500 below the mean and 20 500 above it; 4 churns 0.36 above 0.24, 36 0.04 below.
+    assert kpis["sd_balance"] == pytest.approx(500 * (40 / 39) ** 0.5)
+    assert kpis["sd_churn_probability"] == pytest.approx(((4 * 0.36**2 + 36 * 0.04**2) / 39) ** 0.5)
+    assert kpis["sd_transaction_value"] == pytest.approx(0, abs=1e-6)
+    assert kpis["n_balance"] == kpis["n_churn_probability"] == 40
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_acceptance_by_group_is_accepted_over_decided_of_that_group(known_records, engine):
+    by_segment = engines(known_records)[engine].acceptance_by("customer_segment", Filters())
+
+    rows = {
+        row["value"]: (row["records"], row["decided"], row["accepted"], row["acceptance_rate"])
+        for _, row in by_segment.iterrows()
+    }
+    assert rows == {"Corporate": (20, 10, 10, 1.0), "Retail": (20, 14, 5, 5 / 14)}
+
+
+def test_the_insights_print_money_shares_and_scores_exactly(known_records):
+    stats = gather_statistics(FprData(DuckDBBackend(known_records)), Filters(), TODAY)
+    overall, _, financial, _ = (computed_insight(focus, stats) for focus in FOCUS_AREAS)
+
+    assert overall.startswith(
+        "40 recommendations in the selection, 24 of them decided: **62.5%** of decided recommendations were accepted "
+        "(portfolio 62.5%), and 40.0% are still Pending or In Progress. Average recommendation score 0.650, "
+        "satisfaction 0.450, churn probability 0.240."
+    )
+    assert financial.startswith(
+        "Sales after acceptance total **$1,250,000.00** over 12 sales: accepted recommendations whose sale is dated "
+        "on or after the recommendation, $104,166.67 each on average."
+    )
+    assert "Average balance $2,000.40, average transaction value $12,345.68." in financial
+    assert (
+        "If one in ten of the 4 open high-affinity recommendations were accepted and sold at that average, sales "
+        "after acceptance would grow by about **$41,666.67**"
+    ) in financial
