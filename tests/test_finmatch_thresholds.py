@@ -1,0 +1,61 @@
+"""High affinity starts at exactly 0.75, on every tab: the affinity bands, Who to act on and the insights.
+
+The bands are Low below 0.25, Medium-Low from 0.25, Medium-High from 0.5 and High from 0.75; a record
+without an affinity has no band.
+"""
+
+from datetime import date
+
+import duckdb
+import pytest
+from finmatch_data import DuckDBBackend, Filters, FprData, affinity_band_sql
+from finmatch_insights import computed_insight, cortex_prompt, gather_statistics
+from test_finmatch_figures_as_printed import forty_known_records
+
+TODAY = date(2025, 7, 1)
+
+
+def test_the_affinity_bands_start_at_0_25_0_5_and_0_75():
+    values = [None, 0.0, 0.2499, 0.25, 0.4999, 0.5, 0.7499, 0.75, 1.0]
+
+    with duckdb.connect() as db:
+        bands = db.execute(
+            f"SELECT {affinity_band_sql('affinity')} FROM unnest(?::DOUBLE[]) WITH ORDINALITY AS t(affinity, n) "
+            "ORDER BY n",
+            [values],
+        ).fetchall()
+    assert [band for (band,) in bands] == [
+        None,
+        "Low",
+        "Low",
+        "Medium-Low",
+        "Medium-Low",
+        "Medium-High",
+        "Medium-High",
+        "High",
+        "High",
+    ]
+
+
+@pytest.fixture(scope="module")
+def open_at_the_threshold(finmatch_warehouse, tmp_path_factory):
+    """The 40 known records, with the 16 open ones' affinities: 0.75, 0.7499, 0.8, 0.8 and 0.5 for the rest."""
+    path = forty_known_records(finmatch_warehouse, tmp_path_factory.mktemp("threshold"))
+    with duckdb.connect(str(path)) as db:
+        db.execute(
+            "UPDATE tester.fpr_records AS f SET customer_product_affinity = "
+            "CASE n WHEN 25 THEN 0.75 WHEN 26 THEN 0.7499 ELSE f.customer_product_affinity END "
+            "FROM (SELECT record_id, row_number() OVER (ORDER BY record_id) AS n "
+            "FROM tester.fpr_records WHERE NOT _fivetran_deleted) AS r WHERE f.record_id = r.record_id"
+        )
+    return path
+
+
+def test_open_recommendations_count_as_high_affinity_from_exactly_0_75(open_at_the_threshold):
+    stats = gather_statistics(FprData(DuckDBBackend(open_at_the_threshold)), Filters(), TODAY)
+
+    assert (stats["open_high_affinity"], stats["top_actions"], stats["top_actions_high_affinity"]) == (3, 16, 3)
+    text = computed_insight("Optimisation opportunities", stats)
+    assert text.startswith("**3** open recommendations are for customers whose product affinity is 0.75 or more")
+    assert "3 of its top 16 have that affinity" in text
+    assert "Open recommendations with affinity >= 0.75: 3" in cortex_prompt("Optimisation opportunities", stats)
