@@ -2,12 +2,14 @@
 
 The records are chosen so that each figure is a round number written out here: 15 accepted and 9 declined
 of 40 (62.5 % accepted), 16 still open (40.0 %), 12 sales after acceptance worth $1,250,000 in all, and
-averages of 0.650, 0.450, 0.240, $2,000.40 and $12,345.68. The three soft-deleted records carry figures
-large enough to show anywhere they were counted. Nothing expected is computed with the app's formatters.
+averages of 0.650, 0.450, 0.240, $2,000.40 and $12,345.68. Records 1 to 20 were recommended on 2025-01-10
+(15 accepted, 5 declined), records 21 to 40 on 2025-01-20 (4 declined, 16 open); records 11 to 30 are
+Retail. The three soft-deleted records carry figures large enough to show anywhere they were counted.
+Nothing expected is computed with the app's formatters.
 """
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pytest
@@ -22,7 +24,7 @@ KNOWN_FIGURES = """
 UPDATE tester.fpr_records AS f SET
   product_recommendation_status = CASE WHEN n <= 15 THEN 'Accepted' WHEN n <= 24 THEN 'Declined'
                                        WHEN n <= 34 THEN 'Pending' ELSE 'In Progress' END,
-  product_recommendation_date = DATE '2025-01-10',
+  product_recommendation_date = CASE WHEN n <= 20 THEN DATE '2025-01-10' ELSE DATE '2025-01-20' END,
   product_sales_date = CASE WHEN n <= 12 THEN DATE '2025-01-15' WHEN n <= 15 THEN DATE '2025-01-05'
                             ELSE DATE '2025-01-20' END,
   product_sales_amount = CASE WHEN n <= 10 THEN 100000 WHEN n <= 12 THEN 125000 ELSE 999999 END,
@@ -149,3 +151,64 @@ def test_the_insights_print_money_shares_and_scores_exactly(known_records):
         "If one in ten of the 4 open high-affinity recommendations were accepted and sold at that average, sales "
         "after acceptance would grow by about **$41,666.67**"
     ) in financial
+
+
+def figures(kpis):
+    return (
+        kpis["records"],
+        kpis["decided"],
+        kpis["accepted"],
+        kpis["still_open"],
+        kpis["acceptance_rate"],
+        kpis["open_share"],
+        kpis["sales_after_acceptance"],
+        kpis["sales_after_acceptance_count"],
+    )
+
+
+LATER_HALF = (date(2025, 1, 15), date(2025, 1, 31))  # records 21 to 40
+EARLIER_HALF = (LATER_HALF[0] - timedelta(days=17), LATER_HALF[0] - timedelta(days=1))  # records 1 to 20
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_the_cards_and_both_compared_periods_add_up_their_own_records(known_records, engine):
+    """The selection keeps the filters' dates; each period is (after, up to] and ignores them."""
+    data = engines(known_records)[engine]
+    dated = Filters(date_from=LATER_HALF[0], date_to=LATER_HALF[1])
+    recent, before = (
+        (LATER_HALF[0] - timedelta(days=1), LATER_HALF[1]),
+        (EARLIER_HALF[0] - timedelta(days=1), EARLIER_HALF[1]),
+    )
+
+    selection, later, earlier = data.kpis_with_periods(dated, recent, before)
+
+    assert figures(selection) == figures(later) == (20, 4, 0, 16, 0.0, 0.8, None, 0)
+    assert figures(earlier)[:6] == (20, 20, 15, 0, 0.75, 0.0)
+    assert figures(earlier)[6:] == (pytest.approx(1_250_000), 12)
+    assert earlier["avg_balance"] == pytest.approx(1500.40) and later["avg_balance"] == pytest.approx(2500.40)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_compared_periods_keep_the_other_filters(known_records, engine):
+    data = engines(known_records)[engine]
+    retail = Filters(segments=("Retail",), date_from=LATER_HALF[0], date_to=LATER_HALF[1])
+    recent, before = (
+        (LATER_HALF[0] - timedelta(days=1), LATER_HALF[1]),
+        (EARLIER_HALF[0] - timedelta(days=1), EARLIER_HALF[1]),
+    )
+
+    selection, later, earlier = data.kpis_with_periods(retail, recent, before)
+
+    assert figures(selection) == figures(later) == (10, 4, 0, 6, 0.0, 0.6, None, 0)  # records 21 to 30
+    assert figures(earlier)[:6] == (10, 10, 5, 0, 0.5, 0.0)  # records 11 to 20
+    assert figures(earlier)[6:] == (pytest.approx(250_000), 2)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_without_periods_only_the_selection_is_figured(known_records, engine):
+    data = engines(known_records)[engine]
+
+    selection, later, earlier = data.kpis_with_periods(Filters(date_to=date(2025, 1, 10)))
+
+    assert (later, earlier) == (None, None)
+    assert figures(selection)[:6] == (20, 20, 15, 0, 0.75, 0.0)

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 from finmatch_data import DuckDBBackend, Filters, FprData, affinity_band_sql
 from finmatch_insights import computed_insight, cortex_prompt, gather_statistics
+from finmatch_match import Holdout
 from test_finmatch_figures_as_printed import forty_known_records
 
 TODAY = date(2025, 7, 1)
@@ -59,3 +60,49 @@ def test_open_recommendations_count_as_high_affinity_from_exactly_0_75(open_at_t
     assert text.startswith("**3** open recommendations are for customers whose product affinity is 0.75 or more")
     assert "3 of its top 16 have that affinity" in text
     assert "Open recommendations with affinity >= 0.75: 3" in cortex_prompt("Optimisation opportunities", stats)
+
+
+def test_an_improvement_within_two_standard_errors_is_not_significant():
+    """Gain 0.0065 with a spread of 0.036 over 100: the standard error is 0.0036, two of them 0.0072."""
+    holdout = Holdout(
+        held_out=100, learned_from=400, base_error=0.2553, estimate_error=0.2488, gain=0.0065, gain_sd=0.036
+    )
+
+    assert holdout.standard_error == pytest.approx(0.0036)
+    assert not holdout.has_signal
+    assert holdout.verdict() == (
+        "Not significantly better than base rates: mean squared error 0.2488 against 0.2553 for each product's base "
+        "rate alone, on 100 decided recommendations it did not learn from. The estimates' error is lower by 0.0065, "
+        "which is within 2 standard errors (0.0072): this test cannot tell them apart from the base rates. Treat the "
+        "ranking as the products' overall acceptance, and the intervals as the uncertainty around it."
+    )
+
+
+def test_an_improvement_beyond_two_standard_errors_is_significant():
+    holdout = Holdout(held_out=1000, learned_from=4000, base_error=0.25, estimate_error=0.24, gain=0.01, gain_sd=0.1)
+
+    assert holdout.standard_error == pytest.approx(0.1 / 1000**0.5)
+    assert holdout.has_signal
+    assert holdout.verdict() == (
+        "Significantly better than base rates: mean squared error 0.2400 against 0.2500 for each product's base rate "
+        "alone, on 1,000 decided recommendations it did not learn from. The improvement, 0.0100, is more than "
+        "2 standard errors (0.0063). The ranking is worth following."
+    )
+
+
+@pytest.mark.parametrize("gain", [0.0, -0.01])
+def test_estimates_no_better_than_the_base_rates_are_said_to_be_so(gain):
+    holdout = Holdout(
+        held_out=100, learned_from=400, base_error=0.25, estimate_error=0.25 - gain, gain=gain, gain_sd=0.01
+    )
+
+    assert not holdout.has_signal
+    verdict = holdout.verdict()
+    assert verdict.startswith("Not significantly better than base rates: ")
+    assert "The estimates' error is not lower than the base rates'. Treat the ranking" in verdict
+
+
+def test_exactly_two_standard_errors_is_not_enough():
+    holdout = Holdout(held_out=100, learned_from=400, base_error=0.25, estimate_error=0.248, gain=0.002, gain_sd=0.01)
+
+    assert not holdout.has_signal
