@@ -48,6 +48,22 @@ settings.register_profile("thorough", max_examples=600, **_PROFILE_DEFAULTS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+# ---------- no test depends on another's order ----------
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--reverse-order",
+        action="store_true",
+        help="run the collected tests last to first, to show that none depends on the ones before it",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--reverse-order"):
+        items.reverse()
+
+
 # ---------- the repository is left as the tests found it ----------
 
 # Folders whose ignored files count too: where a run's warehouse and state, crash reports and FinMatch's history
