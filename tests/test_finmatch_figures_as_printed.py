@@ -212,3 +212,43 @@ def test_without_periods_only_the_selection_is_figured(known_records, engine):
 
     assert (later, earlier) == (None, None)
     assert figures(selection)[:6] == (20, 20, 15, 0, 0.75, 0.0)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_a_period_runs_from_the_day_after_its_start_to_its_end_day_included(known_records, engine):
+    """Recent: (2025-01-10, 2025-01-20], records 21 to 40 only; before: (2024-12-31, 2025-01-10], records 1 to 20."""
+    data = engines(known_records)[engine]
+
+    _, later, earlier = data.kpis_with_periods(
+        Filters(), (date(2025, 1, 10), date(2025, 1, 20)), (date(2024, 12, 31), date(2025, 1, 10))
+    )
+
+    assert (later["records"], later["decided"], later["still_open"]) == (20, 4, 16)
+    assert (earlier["records"], earlier["decided"], earlier["accepted"]) == (20, 20, 15)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_a_day_in_both_periods_counts_as_recent_and_a_day_in_neither_in_neither(known_records, engine):
+    data = engines(known_records)[engine]
+
+    _, later, earlier = data.kpis_with_periods(
+        Filters(), (date(2025, 1, 9), date(2025, 1, 10)), (date(2025, 1, 5), date(2025, 1, 10))
+    )
+    assert (later["records"], earlier["records"]) == (20, 0)
+
+    _, later, earlier = data.kpis_with_periods(
+        Filters(), (date(2025, 1, 15), date(2025, 1, 31)), (date(2025, 1, 14), date(2025, 1, 15))
+    )
+    assert (later["records"], earlier["records"]) == (20, 0)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_one_period_alone_is_no_comparison(known_records, engine):
+    data = engines(known_records)[engine]
+
+    for recent, before in (
+        ((date(2025, 1, 9), date(2025, 1, 20)), None),
+        (None, (date(2025, 1, 9), date(2025, 1, 20))),
+    ):
+        selection, later, earlier = data.kpis_with_periods(Filters(), recent, before)
+        assert (selection["records"], later, earlier) == (40, None, None)

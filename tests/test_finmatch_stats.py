@@ -42,6 +42,13 @@ def test_intervals_stay_within_0_and_1():
     assert wilson_interval(10, 10)[0] == pytest.approx(wilson_by_definition(10, 10, Z90)[0])
 
 
+def test_intervals_never_leave_0_and_1_even_by_rounding():
+    """All or none of n: the bounds are exactly 1 and 0, where the arithmetic can land a hair outside."""
+    for trials in range(1, 200):
+        assert wilson_interval(trials, trials)[1] <= 1.0
+        assert wilson_interval(0, trials)[0] >= 0.0
+
+
 def test_without_trials_there_is_no_interval():
     assert wilson_interval(0, 0) == (None, None)
 
@@ -71,6 +78,7 @@ def test_the_change_of_an_average_is_welchs_z():
     # 0.6 ± 0.2 over 100 against 0.5 ± 0.3 over 100: variance 0.04/100 + 0.09/100.
     assert mean_change_z(0.6, 0.2, 100, 0.5, 0.3, 100) == pytest.approx(0.1 / math.sqrt(0.0013))
     assert mean_change_z(1.0, 1.0, 2, 0.0, 2.0, 8) == pytest.approx(1.0 / math.sqrt(1 / 2 + 4 / 8))
+    assert mean_change_z(0.0, 2.0, 8, 1.0, 1.0, 2) == pytest.approx(-1.0 / math.sqrt(1 / 2 + 4 / 8))
 
 
 @pytest.mark.parametrize(
