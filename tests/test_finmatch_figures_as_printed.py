@@ -252,3 +252,11 @@ def test_one_period_alone_is_no_comparison(known_records, engine):
     ):
         selection, later, earlier = data.kpis_with_periods(Filters(), recent, before)
         assert (selection["records"], later, earlier) == (40, None, None)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_the_kpis_of_a_filtered_selection_count_only_its_records(known_records, engine):
+    kpis = engines(known_records)[engine].kpis(Filters(segments=("Retail",)))  # records 11 to 30
+
+    assert (kpis["records"], kpis["decided"], kpis["accepted"], kpis["still_open"]) == (20, 14, 5, 6)
+    assert kpis["sales_after_acceptance"] == pytest.approx(250_000)

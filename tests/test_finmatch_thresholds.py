@@ -9,7 +9,7 @@ from datetime import date
 import duckdb
 import pytest
 from finmatch_data import DuckDBBackend, Filters, FprData, affinity_band_sql
-from finmatch_insights import computed_insight, cortex_prompt, gather_statistics
+from finmatch_insights import comparable, computed_insight, cortex_prompt, gather_statistics
 from finmatch_match import Holdout
 from test_finmatch_figures_as_printed import forty_known_records
 
@@ -50,6 +50,13 @@ def open_at_the_threshold(finmatch_warehouse, tmp_path_factory):
             "FROM tester.fpr_records WHERE NOT _fivetran_deleted) AS r WHERE f.record_id = r.record_id"
         )
     return path
+
+
+def test_the_high_affinity_count_follows_the_filters(open_at_the_threshold):
+    """Corporate holds records 1 to 10 and 31 to 40: its open ones (31 to 40) all have an affinity of 0.5."""
+    stats = gather_statistics(FprData(DuckDBBackend(open_at_the_threshold)), Filters(segments=("Corporate",)), TODAY)
+
+    assert (stats["open_high_affinity"], stats["top_actions"], stats["top_actions_high_affinity"]) == (0, 10, 0)
 
 
 def test_open_recommendations_count_as_high_affinity_from_exactly_0_75(open_at_the_threshold):
@@ -106,3 +113,38 @@ def test_exactly_two_standard_errors_is_not_enough():
     holdout = Holdout(held_out=100, learned_from=400, base_error=0.25, estimate_error=0.248, gain=0.002, gain_sd=0.01)
 
     assert not holdout.has_signal
+
+
+def group(value, decided, rate=0.5):
+    return {
+        "value": value,
+        "records": decided + 5,
+        "decided": decided,
+        "acceptance_rate": rate,
+        "avg_churn_probability": 0.5,
+    }
+
+
+def statistics(fixed=(), **dimensions):
+    return {"fixed": list(fixed), "by_product": [], "by_segment": [], "by_stage": [], **dimensions}
+
+
+def test_two_groups_of_30_decided_are_compared_and_one_alone_is_not():
+    two = [group("Loan", 30), group("Mortgage", 31)]
+
+    assert comparable(statistics(by_product=two), "by_product") == two
+    assert comparable(statistics(by_product=[*two, group("Bond", 29)]), "by_product") == two
+    assert comparable(statistics(by_product=[group("Loan", 30), group("Bond", 29)]), "by_product") == []
+    assert comparable(statistics(by_product=[group("Loan", 30, rate=None), group("Mortgage", 31)]), "by_product") == []
+
+
+def test_a_dimension_fixed_by_the_filters_is_not_compared_and_the_others_still_are():
+    segments = [group("Retail", 40), group("Corporate", 40)]
+    products = [group("Loan", 40), group("Mortgage", 40)]
+    stages = [group("Lead", 40), group("Engaged", 40)]
+    stats = statistics(["customer_segment"], by_product=products, by_segment=segments, by_stage=stages)
+
+    assert comparable(stats, "by_segment") == []
+    assert comparable(stats, "by_product") == products
+    assert comparable(stats, "by_stage") == stages
+    assert comparable(statistics(["customer_lifecycle_stage"], by_stage=stages, by_product=products), "by_stage") == []
