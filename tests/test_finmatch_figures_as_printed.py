@@ -4,8 +4,9 @@ The records are chosen so that each figure is a round number written out here: 1
 of 40 (62.5 % accepted), 16 still open (40.0 %), 12 sales after acceptance worth $1,250,000 in all, and
 averages of 0.650, 0.450, 0.240, $2,000.40 and $12,345.68. Records 1 to 20 were recommended on 2025-01-10
 (15 accepted, 5 declined), records 21 to 40 on 2025-01-20 (4 declined, 16 open); records 11 to 30 are
-Retail. The three soft-deleted records carry figures large enough to show anywhere they were counted.
-Nothing expected is computed with the app's formatters.
+Retail; record 1 is the only Lead, records 10 and 11 the only Engaged. The three soft-deleted records
+carry figures large enough to show anywhere they were counted. Nothing expected is computed with the
+app's formatters.
 """
 
 import shutil
@@ -34,7 +35,8 @@ UPDATE tester.fpr_records AS f SET
   customer_product_affinity = CASE WHEN n BETWEEN 25 AND 28 THEN 0.8 ELSE 0.5 END,
   account_balance = CASE WHEN n <= 20 THEN 1500.40 ELSE 2500.40 END,
   customer_transaction_value = 12345.678,
-  customer_segment = CASE WHEN n BETWEEN 11 AND 30 THEN 'Retail' ELSE 'Corporate' END
+  customer_segment = CASE WHEN n BETWEEN 11 AND 30 THEN 'Retail' ELSE 'Corporate' END,
+  customer_lifecycle_stage = CASE WHEN n = 1 THEN 'Lead' WHEN n IN (10, 11) THEN 'Engaged' ELSE 'Converted' END
 FROM numbered WHERE f.record_id = numbered.record_id
 """
 # The soft-deleted records: accepted, sold after the recommendation, with enormous amounts.
@@ -260,3 +262,36 @@ def test_the_kpis_of_a_filtered_selection_count_only_its_records(known_records, 
 
     assert (kpis["records"], kpis["decided"], kpis["accepted"], kpis["still_open"]) == (20, 14, 5, 6)
     assert kpis["sales_after_acceptance"] == pytest.approx(250_000)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_a_selection_from_its_first_day_includes_that_day(known_records, engine):
+    kpis = engines(known_records)[engine].kpis(Filters(date_from=date(2025, 1, 20)))
+
+    assert (kpis["records"], kpis["decided"], kpis["still_open"]) == (20, 4, 16)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_an_average_of_one_record_has_no_spread_and_one_of_two_has_the_sample_one(known_records, engine):
+    data = engines(known_records)[engine]
+
+    one = data.kpis(Filters(stages=("Lead",)))  # record 1
+    assert (one["records"], one["n_balance"], one["avg_balance"], one["sd_balance"]) == (
+        1,
+        1,
+        pytest.approx(1500.40),
+        None,
+    )
+
+    two = data.kpis(Filters(stages=("Engaged",)))  # records 10 (score 0.2) and 11 (score 0.8)
+    assert (two["n_recommendation_score"], two["avg_recommendation_score"]) == (2, pytest.approx(0.5))
+    assert two["sd_recommendation_score"] == pytest.approx((2 * 0.3**2 / 1) ** 0.5)
+
+
+@pytest.mark.parametrize("engine", ["locally", "in Snowflake"])
+def test_an_empty_selection_has_no_rates_and_no_averages(known_records, engine):
+    kpis = engines(known_records)[engine].kpis(Filters(segments=("Corporate",), statuses=("Declined",)))
+
+    assert (kpis["records"], kpis["decided"], kpis["sales_after_acceptance_count"]) == (0, 0, 0)
+    assert (kpis["acceptance_rate"], kpis["open_share"], kpis["sales_after_acceptance"]) == (None, None, None)
+    assert (kpis["avg_balance"], kpis["sd_balance"], kpis["n_balance"]) == (None, None, 0)
