@@ -46,7 +46,7 @@ URLLIB3_OLDEST := 1.26.0
 URLLIB3_NEWEST := 2.8.0
 
 .PHONY: help install sync sync-changes app api query test test-fast test-thorough test-urllib3 test-app-sis check-urllib3-bounds lint format \
-	mutation mutation-privacy benchmark benchmark-app package check-package configuration check-connection deploy snow-cli deploy-app reset clean
+	mutation mutation-privacy mutation-finmatch benchmark benchmark-app package check-package configuration check-connection deploy snow-cli deploy-app reset clean
 
 help:
 	@echo "make sync              start the local FPR API, sync it into $(LOCAL_PROJECT)/files/warehouse.db, show what landed"
@@ -59,6 +59,7 @@ help:
 	@echo "make test-app-sis      FinMatch's tests on the Streamlit that Streamlit in Snowflake runs"
 	@echo "make mutation          plant bugs in the safeguards, one at a time, and list those no test notices"
 	@echo "make mutation-privacy  the same for masking and privacy alone (CI)"
+	@echo "make mutation-finmatch the same for FinMatch's acceptance, thresholds and number formats alone"
 	@echo "make lint              ruff check and format check"
 	@echo "make format            apply ruff formatting and safe fixes"
 	@echo "make benchmark         print speed and memory figures"
@@ -160,12 +161,16 @@ test-urllib3-%: .venv-urllib3-%/.installed
 test-app-sis: .venv-sis/.installed
 	FINMATCH_SIS_PINS=1 .venv-sis/bin/python -m pytest -p no:cacheprovider $(wildcard tests/test_finmatch_*.py)
 
-# A planted bug in each safeguard must make a test fail (tools/mutation.py); mutation-privacy: masking and privacy alone.
+# A planted bug in each safeguard must make a test fail (tools/mutation.py); mutation-privacy: masking and privacy alone;
+# mutation-finmatch: FinMatch's figures alone.
 mutation: $(MUTATION_DEPS)
 	$(PY) tools/mutation.py
 
 mutation-privacy: $(MUTATION_DEPS)
 	$(PY) tools/mutation.py --scope privacy
+
+mutation-finmatch: $(MUTATION_DEPS)
+	$(PY) tools/mutation.py --scope finmatch
 
 lint: $(DEV_DEPS)
 	$(BIN)/ruff check .

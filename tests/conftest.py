@@ -48,6 +48,78 @@ settings.register_profile("thorough", max_examples=600, **_PROFILE_DEFAULTS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+# ---------- no test depends on another's order ----------
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--reverse-order",
+        action="store_true",
+        help="run the collected tests last to first, to show that none depends on the ones before it",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--reverse-order"):
+        items.reverse()
+
+
+# ---------- the repository is left as the tests found it ----------
+
+# Folders whose ignored files count too: where a run's warehouse and state, crash reports and FinMatch's history
+# database would land if a test forgot to point them elsewhere.
+WATCHED_IGNORED = ("files", "crash-reports", "app")
+
+
+def repository_snapshot():
+    """What the tests could have left behind: every changed or untracked file (ignored ones only under
+    WATCHED_IGNORED, caches aside), each with its size and change time. None outside the repository's own
+    work tree (a copy made for mutation testing sits inside it, and is left alone)."""
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=ROOT, capture_output=True, text=True)
+    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != ROOT:
+        return None
+    listings = [
+        ["git", "status", "--porcelain", "-z", "--untracked-files=all"],
+        ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--ignored", "--", *WATCHED_IGNORED],
+    ]
+    paths = set()
+    for command in listings:
+        listed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        paths |= {entry[3:] for entry in listed.split("\0") if entry[3:] and "__pycache__/" not in entry}
+    snapshot = {}
+    for path in sorted(paths):
+        try:
+            found = (ROOT / path).stat()
+            snapshot[path] = (found.st_size, found.st_mtime_ns)
+        except FileNotFoundError:
+            snapshot[path] = "deleted"
+    return snapshot
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # under pytest-xdist, once, in the controller
+        session.config.stash[REPOSITORY_BEFORE] = repository_snapshot()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fails the run when a test left a file in the repository, or changed or removed one."""
+    if hasattr(session.config, "workerinput") or REPOSITORY_BEFORE not in session.config.stash:
+        return
+    before, after = session.config.stash[REPOSITORY_BEFORE], repository_snapshot()
+    if before is None or after is None or before == after:
+        return
+    changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("!", "the tests changed the repository (or it was edited while they ran)", red=True)
+        for path in changed:
+            reporter.write_line(f"  {path}: {'left behind' if path not in before else 'changed or removed'}")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+REPOSITORY_BEFORE = pytest.StashKey[dict]()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def offline_sdk(tmp_path_factory):
     """No PyPI or pipreqs calls, a private HOME, no telemetry."""

@@ -15,6 +15,7 @@ holds READ SESSION, and fails otherwise. It answers AI_COMPLETE itself and recor
 import re
 import sys
 import types
+from collections import Counter
 
 import duckdb
 import pandas as pd
@@ -341,7 +342,7 @@ def test_every_statement_of_every_tab_parses_as_snowflake_sql(in_snowflake, snow
             parsed[query] = sqlglot.parse_one(query, read="snowflake")
         except sqlglot.errors.ParseError as error:  # pragma: no cover - the failure message is the point
             pytest.fail(f"not Snowflake SQL: {error}\n{query}")
-    assert len(parsed) >= 30  # every tab's questions, not a handful
+    assert {question_of(query) for query in parsed} == set(QUESTIONS)  # every question the app asks, each parsed
     assert [tab.label for tab in at.tabs] == TABS
 
 
@@ -423,54 +424,109 @@ def test_the_last_sync_is_shown_in_utc_as_the_database_formats_it(in_snowflake, 
 # ---------- statements per interaction ----------
 
 
-def queries_during(session, action):
+# Each question the app asks Snowflake, told by a fragment of its statement. The first that matches names it: a
+# campaign list computes the customers' profiles and Match's outcome cells inline, so it comes before them.
+QUESTIONS = {
+    "the columns": "LIMIT 0",
+    "the filters' values": "'segments' AS field",
+    "the date range": "min(product_recommendation_date) AS first_date",
+    "the charts' counts": "GROUPING(month)",
+    "the viewer": "CURRENT_USER()",
+    "the cards and both compared periods": "in_selection, period",
+    "the freshness": "AS latest_epoch",
+    "the action list": "WITH urgent AS",
+    "a campaign list and its suppression counts": "WITH candidates AS",
+    "a customer's profile": "MAX_BY(profile_code",
+    "a customer's products": "'recommended' AS kind",
+    "Match's outcome cells": "AS held_out",
+    "an explorer page": "last_updated_epoch DESC",
+    "the records a search matches": "count(*) AS n ",
+    "the history listing": "FROM FINMATCH_INSIGHTS_HISTORY ORDER BY",
+    "the history table": "CREATE TABLE IF NOT EXISTS FINMATCH_INSIGHTS_HISTORY",
+    "a history entry": "INSERT INTO FINMATCH_INSIGHTS_HISTORY",
+    "the cards of one selection": "SELECT count(*) AS records",
+    "the opportunity figures": "AS open_high_affinity",
+    "acceptance by one dimension": "AS value, count(*) AS records",
+    "a Cortex answer": "AI_COMPLETE(",
+}
+
+
+def question_of(statement):
+    """The question a statement asks (a statement that matches none fails the test: each must be accounted for)."""
+    found = [name for name, fragment in QUESTIONS.items() if fragment in statement]
+    assert found, statement
+    return found[0]
+
+
+def questions_during(session, action):
+    """{question: statements sent} while `action` runs."""
     before = len(session.queries)
     action()
-    return len(session.queries) - before
+    return Counter(question_of(statement) for statement in session.queries[before:])
 
 
-def test_queries_per_interaction_are_few_and_a_repeat_costs_none(in_snowflake, snowflake_session):
+# What each interaction must ask, question by question: every statement is accounted for, and none is sent twice.
+# The page, once per session or per filter choice.
+PAGE = ["the columns", "the filters' values", "the date range", "the charts' counts", "the viewer"]
+# Each tab on a first load, in the order of the tabs.
+TAB_QUESTIONS = {
+    "Overview": ["the cards and both compared periods", "the freshness"],  # its charts use the page's counts
+    "Distributions": [],  # the page's counts
+    "Who to act on": ["the action list"],
+    "Campaigns": [],  # nothing before a product is chosen
+    "Match": [],  # nothing before a customer is chosen
+    "Insights": ["the history listing"],  # nothing is computed before Generate insights
+    "Data explorer": ["an explorer page"],
+}
+FIRST_PRODUCT = ["a campaign list and its suppression counts"]  # together, in one statement
+FIRST_CUSTOMER = ["a customer's profile", "a customer's products", "Match's outcome cells"]
+# The questions whose answer depends on the sidebar's filters, once a product and a customer are chosen. Campaigns
+# and Match's outcome cells look at every record whatever the filters; Match's customer does change, since the
+# picker restarts at the top of the filtered action list.
+FILTERED = [
+    "the charts' counts",
+    "the cards and both compared periods",
+    "the action list",
+    "a customer's profile",
+    "a customer's products",
+    "an explorer page",
+]
+FOCUS_AREAS = 4  # Overall performance, Optimisation opportunities, Financial impact, Strategic recommendations
+DIMENSIONS = 3  # product recommended, segment, lifecycle stage
+GENERATE_INSIGHTS = Counter(
+    {
+        "the cards of one selection": 2,  # the selection's and the portfolio's (the action list is already cached)
+        "the opportunity figures": 1,
+        "acceptance by one dimension": DIMENSIONS,
+        "a Cortex answer": FOCUS_AREAS,
+        "the history table": 1,
+        "a history entry": 1,
+        "the history listing": 1,  # read again to list the new entry
+    }
+)
+
+
+def test_each_interaction_asks_only_what_it_changes_and_a_repeat_asks_nothing(in_snowflake, snowflake_session):
     at = in_snowflake
     session = snowflake_session
-    counts = {
-        "first load": queries_during(session, at.run),
-        "same page again": queries_during(session, at.run),
-        "first product in Campaigns": queries_during(session, lambda: choose_product(at)),
-        "first customer in Match": queries_during(session, lambda: choose_customer(at)),
-        "segment filter": queries_during(session, lambda: at.sidebar.multiselect[0].set_value(["Retail"]).run()),
-        "explorer page 2": queries_during(
-            session, lambda: next(b for b in at.number_input if b.label.startswith("Page")).set_value(2).run()
-        ),
-        "another customer in Match": queries_during(
-            session,
-            lambda: next(b for b in at.selectbox if b.label.startswith("Customer")).select_index(1).run(),
-        ),
-        "campaign for another product": queries_during(
-            session,
-            lambda: next(b for b in at.selectbox if b.label == "Product to offer").select_index(1).run(),
-        ),
-        "generate insights": queries_during(session, lambda: button(at, "Generate insights").click().run()),
-        "back to all segments": queries_during(session, lambda: at.sidebar.multiselect[0].set_value([]).run()),
-    }
-    print(counts)
 
+    first_load = questions_during(session, at.run)
+    assert first_load == Counter(PAGE + [question for tab in TABS for question in TAB_QUESTIONS[tab]])
+    assert questions_during(session, at.run) == Counter()  # every answer is cached
+    assert questions_during(session, lambda: choose_product(at)) == Counter(FIRST_PRODUCT)
+    assert questions_during(session, lambda: choose_customer(at)) == Counter(FIRST_CUSTOMER)
+    segment = questions_during(session, lambda: at.sidebar.multiselect[0].set_value(["Retail"]).run())
+    assert segment == Counter(FILTERED)
+    page = next(b for b in at.number_input if b.label.startswith("Page"))
+    assert questions_during(session, lambda: page.set_value(2).run()) == Counter(["an explorer page"])
+    customer = next(b for b in at.selectbox if b.label.startswith("Customer"))
+    assert questions_during(session, lambda: customer.select_index(1).run()) == Counter(
+        ["a customer's profile", "a customer's products"]
+    )
+    product = next(b for b in at.selectbox if b.label == "Product to offer")
+    assert questions_during(session, lambda: product.select_index(1).run()) == Counter(
+        ["a campaign list and its suppression counts"]
+    )
+    assert questions_during(session, lambda: button(at, "Generate insights").click().run()) == GENERATE_INSIGHTS
+    assert questions_during(session, lambda: at.sidebar.multiselect[0].set_value([]).run()) == Counter()  # cached
     assert not at.exception
-    assert counts == EXPECTED_STATEMENTS
-
-
-# Documented in docs/finmatch.md.
-EXPECTED_STATEMENTS = {
-    # the columns, the values of every filter and the products recommended, the date range, the charts'
-    # counts, the viewer, the cards with both compared periods, the freshness, the action list, the explorer
-    # page, the history listing; Campaigns and Match ask nothing before a product or a customer is chosen
-    "first load": 10,
-    "same page again": 0,
-    "first product in Campaigns": 1,  # its list and suppression counts, together
-    "first customer in Match": 3,  # Match's holdout cells, the customer's profile and products
-    "segment filter": 6,  # charts, cards, action list, explorer page, and Match's new first customer (2)
-    "explorer page 2": 1,
-    "another customer in Match": 2,  # the customer's profile and products
-    "campaign for another product": 1,  # its list and suppression counts, together
-    "generate insights": 13,  # 6 figures + 4 AI_COMPLETE + create, insert and list the history
-    "back to all segments": 0,  # answered from the cache
-}

@@ -83,8 +83,24 @@ def test_what_the_insights_say_about_who_to_act_on_matches_that_list(finmatch_wa
     data = FprData(DuckDBBackend(finmatch_warehouse))
     _, texts = insights(finmatch_warehouse)
 
+    score = (
+        "round(100 * (0.5 * customer_churn_probability + 0.3 * customer_product_affinity "
+        "+ 0.2 * recommendation_score), 1)"
+    )
+    (high,) = sql(  # each customer's most urgent open recommendation, the 50 most urgent customers
+        finmatch_warehouse,
+        f"""
+        SELECT count(*) FILTER (WHERE affinity >= 0.75) FROM (
+          SELECT affinity FROM (
+            SELECT record_id, customer_product_affinity AS affinity, {score} AS s,
+                   row_number() OVER (PARTITION BY customer_id ORDER BY {score} DESC, record_id) AS nth
+            {LIVE} AND product_recommendation_status IN ('Pending', 'In Progress')
+          ) WHERE nth = 1 ORDER BY s DESC, record_id LIMIT 50
+        )
+        """,
+    )[0]
     top = data.action_list(Filters(), TODAY, 50)
-    high = int((top["customer_product_affinity"] >= 0.75).sum())
+    assert int((top["customer_product_affinity"] >= 0.75).sum()) == high  # the list the insights point to
     (open_high,) = sql(
         finmatch_warehouse,
         f"SELECT count(*) {LIVE} AND product_recommendation_status IN ('Pending', 'In Progress') "

@@ -2,6 +2,7 @@
 
     python tools/mutation.py                  # every group below
     python tools/mutation.py --scope privacy  # masking and privacy alone (CI)
+    python tools/mutation.py --scope finmatch # FinMatch's acceptance, thresholds and number formats alone
     python tools/mutation.py --resume         # carry on from the last run: only what changed or is left runs
 
 mutmut (pinned in requirements-mutation.txt) plants one small bug at a time in the modules of each
@@ -16,6 +17,7 @@ in tools/mutation_equivalents.txt with the change it makes and why, and counts a
 """
 
 import argparse
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -36,8 +38,32 @@ class Group:
     modules: tuple  # files mutated
     tests: tuple  # test files that may kill them (mutmut runs those that reach each mutant)
     goal: float  # the share of mutants that must be killed; 1.0: none may survive
+    # Only the functions whose mutant names match these patterns (mutmut's names: module.x_function,
+    # module.xǁClassǁmethod); none: every function of the modules.
+    functions: tuple = ()
+
+    def covers(self, name: str) -> bool:
+        if module_of(name) not in self.modules:
+            return False
+        return not self.functions or any(fnmatch.fnmatchcase(name, pattern) for pattern in self.functions)
+
+    def patterns(self) -> tuple:
+        """What `mutmut run` is told to run for this group: its functions, or every function of its modules."""
+        return self.functions or tuple(f"{dotted_name(module)}.*" for module in self.modules)
 
 
+def dotted_name(module: str) -> str:
+    """fpr/safe_log.py -> fpr.safe_log; app/finmatch_privacy.py -> finmatch_privacy (moved to src/ in the copy)."""
+    return copied_path(module).removeprefix("src/").removesuffix(".py").replace("/", ".")
+
+
+# FinMatch's tests that reach these functions quickly: none of them starts the app (AppTest), so each mutant runs
+# in seconds. The app's own tests of the same figures are left out for that reason, not because they cannot fail.
+FINMATCH_FIGURES_TESTS = (
+    "tests/test_finmatch_figures_as_printed.py",
+    "tests/test_finmatch_sample_minimum.py",
+    "tests/test_finmatch_insights.py",
+)
 GROUPS = (
     Group(
         "masking",
@@ -99,7 +125,63 @@ GROUPS = (
         0.9,
     ),
 )
-SCOPES = {"all": GROUPS, "privacy": tuple(group for group in GROUPS if group.goal == 1.0)}
+FINMATCH_GROUPS = (
+    Group(
+        "FinMatch acceptance",
+        ("app/finmatch_data.py", "app/finmatch_local.py"),
+        FINMATCH_FIGURES_TESTS,
+        0.9,
+        (
+            # accepted / decided, the open share, averages and spreads, per selection, period and group
+            "finmatch_data.x__kpi_figures*",
+            "finmatch_data.x__added*",
+            "finmatch_data.x__with_acceptance*",
+            "finmatch_data.x__ratio*",
+            "finmatch_data.x_ratio_sql*",
+            "finmatch_data.xǁFprDataǁkpis*",
+            "finmatch_data.xǁFprDataǁacceptance_by*",
+            # the same figures answered locally from sums per day
+            "finmatch_local.x_kpis*",
+            "finmatch_local.x__selected*",
+            "finmatch_local.x__within*",
+            "finmatch_local.x__with_status_counts*",
+        ),
+    ),
+    Group(
+        "FinMatch thresholds",
+        ("app/finmatch_stats.py", "app/finmatch_insights.py", "app/finmatch_data.py", "app/finmatch_match.py"),
+        ("tests/test_finmatch_stats.py", "tests/test_finmatch_thresholds.py", *FINMATCH_FIGURES_TESTS),
+        0.9,
+        (
+            # intervals and the noise test (every function of finmatch_stats)
+            "finmatch_stats.*",
+            # the sample minimum: which groups the insights may name, whether the holdout check is trusted
+            "finmatch_insights.x_comparable*",
+            "finmatch_match.xǁHoldoutǁ*",
+            # the affinity threshold: the bands, and the high-affinity count the insights quote
+            "finmatch_data.x_affinity_band_sql*",
+            "finmatch_insights.x_gather_statistics*",
+        ),
+    ),
+    Group(
+        "FinMatch number formats",
+        ("app/finmatch_insights.py",),
+        ("tests/test_finmatch_number_formats.py", "tests/test_finmatch_figures_as_printed.py"),
+        0.9,
+        (
+            "finmatch_insights.x_money*",
+            "finmatch_insights.x_compact_money*",
+            "finmatch_insights.x_share*",
+            "finmatch_insights.x_score*",
+        ),
+    ),
+)
+GROUPS += FINMATCH_GROUPS
+SCOPES = {
+    "all": GROUPS,
+    "privacy": tuple(group for group in GROUPS if group.goal == 1.0),
+    "finmatch": FINMATCH_GROUPS,
+}
 
 
 def main(argv=None) -> int:
@@ -113,12 +195,17 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     groups = SCOPES[arguments.scope]
     copy = prepare_copy(groups, keep_verdicts=arguments.resume)
-    run_mutmut(copy)
+    # Groups limited to some functions run only those; otherwise mutmut runs every mutant, as it always has.
+    run_mutmut(copy, [pattern for group in groups for pattern in group.patterns()] if any_limited(groups) else [])
     results = read_results(copy)
     equivalents = read_equivalents()
     lines, met = report(groups, results, equivalents, copy)
     print("\n".join(lines))
     return 0 if met else 1
+
+
+def any_limited(groups) -> bool:
+    return any(group.functions for group in groups)
 
 
 def prepare_copy(groups, keep_verdicts=False) -> Path:
@@ -137,7 +224,7 @@ def prepare_copy(groups, keep_verdicts=False) -> Path:
         if (ROOT / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, copy / name)
-    for module in (module for group in groups for module in group.modules if module.startswith("app/")):
+    for module in sorted({module for group in groups for module in group.modules if module.startswith("app/")}):
         # FinMatch's modules are imported by their bare names ("import finmatch_privacy"), and mutmut names a
         # mutant after its path, dropping only a leading "src/": moved there, the two names agree.
         (copy / "src").mkdir(exist_ok=True)
@@ -152,6 +239,7 @@ def copied_path(module: str) -> str:
 
 def mutmut_settings(groups) -> str:
     modules = sorted({copied_path(module) for group in groups for module in group.modules})
+    # A module in two groups is mutated once; its tests are those of both.
     tests = sorted({test for group in groups for test in group.tests})
     sources = sorted({module.split("/")[0] + "/" for module in modules})
     lines = ["[mutmut]", "source_paths=", *(f"    {path}" for path in sources)]
@@ -167,14 +255,14 @@ def mutmut_settings(groups) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_mutmut(copy: Path):
-    """Runs every mutant; mutmut's progress goes to build/mutation/run.log."""
+def run_mutmut(copy: Path, patterns=()):
+    """Runs every mutant, or those whose names match `patterns`; mutmut's progress goes to build/mutation/run.log."""
     environment = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "quick")}
     # A test that runs past 180 s (its usual time is at most 20 s) is a mutant looping forever: pytest ends the
     # run, and mutmut counts the mutant as killed, instead of waiting out its timeout of the whole test set.
     environment["PYTEST_ADDOPTS"] = "-o faulthandler_timeout=180 -o faulthandler_exit_on_timeout=true"
     with (WORK / "run.log").open("w") as log:
-        command = [str(MUTMUT), "run", "--max-children", str(os.cpu_count() or 1)]
+        command = [str(MUTMUT), "run", "--max-children", str(os.cpu_count() or 1), *dict.fromkeys(patterns)]
         subprocess.run(command, cwd=copy, stdout=log, stderr=subprocess.STDOUT, env=environment, check=True)
 
 
@@ -221,7 +309,7 @@ def report(groups, results, equivalents, copy):
     lines, summaries, all_met = [], [], True
     totals = {"mutants": 0, "killed": 0, "equivalent": 0}
     for group in groups:
-        names = sorted(name for name in results if module_of(name) in group.modules)
+        names = sorted(name for name in results if group.covers(name))
         killed = [name for name in names if results[name] in KILLED]
         equivalent, survivors = [], []
         for name in (name for name in names if results[name] not in KILLED):
