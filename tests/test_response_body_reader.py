@@ -30,6 +30,33 @@ class Endless(io.RawIOBase):
         return self.piece
 
 
+class Pieces(io.RawIOBase):
+    """A body served in pieces of at most `size` bytes; records how much each read asked for."""
+
+    def __init__(self, data, size):
+        self.data, self.size, self.offset, self.asked = data, size, 0, []
+
+    def read(self, size=-1):
+        self.asked.append(size)
+        piece = self.data[self.offset : self.offset + self.size]
+        self.offset += len(piece)
+        return piece
+
+
+@pytest.fixture
+def decoded_sizes(monkeypatch):
+    """The size of every piece the decoder hands back, as read_body receives them."""
+    sizes, real = [], BodyDecoder.decode
+
+    def recording(self, data, room):
+        out = real(self, data, room)
+        sizes.append(len(out))
+        return out
+
+    monkeypatch.setattr(BodyDecoder, "decode", recording)
+    return sizes
+
+
 def body_of(stream, encoding=None, limit=10**6, declared=None, truncate=False):
     return read_body(stream.read, encoding, declared, limit, truncate)
 
@@ -43,23 +70,58 @@ def test_an_endless_body_stops_just_past_the_cap_with_a_message_naming_it():
     assert stream.served <= 1024 * 1024 + 65536
 
 
-def test_a_gzip_bomb_is_refused_without_unpacking_more_than_the_cap():
+def test_a_gzip_bomb_is_refused_without_unpacking_more_than_the_cap(decoded_sizes):
     bomb = gzip.compress(b" " * (256 * 1024 * 1024), compresslevel=9)  # 256 MiB in about 250 KB
-    decoded = []
-    real = BodyDecoder.decode
 
-    def recording(self, data, room):
-        out = real(self, data, room)
-        decoded.append(len(out))
-        return out
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(BodyDecoder, "decode", recording)
-        with pytest.raises(FprError, match="max_body_bytes"):
-            body_of(io.BytesIO(bomb), "gzip", limit=4 * 1024 * 1024)
+    with pytest.raises(FprError, match="max_body_bytes"):
+        body_of(io.BytesIO(bomb), "gzip", limit=4 * 1024 * 1024)
 
     assert len(bomb) < 300_000
-    assert sum(decoded) <= 4 * 1024 * 1024 + 1  # never more than the cap, plus the byte that shows it is over
+    assert sum(decoded_sizes) <= 4 * 1024 * 1024 + 1  # never more than the cap, plus the byte that shows it is over
+
+
+def test_a_gzip_bomb_arriving_in_small_pieces_never_unpacks_more_than_the_cap_either(decoded_sizes):
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)  # each KB unpacks to about 1 MB
+
+    with pytest.raises(FprError, match="max_body_bytes"):
+        body_of(Pieces(bomb, 1024), "gzip", limit=4 * 1024 * 1024)
+
+    assert len(decoded_sizes) > 1  # the cap was reached over several pieces
+    assert sum(decoded_sizes) <= 4 * 1024 * 1024 + 1
+
+
+def test_a_body_is_read_64_kib_at_a_time_however_much_it_holds():
+    stream = Pieces(b"x" * 200_000, 65536)
+
+    assert body_of(stream) == b"x" * 200_000
+    assert stream.asked == [65536] * 5  # three full pieces, the rest, and the end
+
+
+def test_a_body_of_exactly_the_cap_is_taken_whole():
+    assert body_of(io.BytesIO(b"y" * 1000), limit=1000) == b"y" * 1000
+
+
+@pytest.mark.parametrize("encoding", [None, "", "  ", "IDENTITY", " identity "])
+def test_no_encoding_in_any_spelling_is_read_as_it_came(encoding):
+    assert body_of(io.BytesIO(b"plain"), encoding) == b"plain"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [zlib.compress(b"data" * 100), gzip.compress(b"first,") + zlib.compress(b"second")],
+    ids=["zlib alone", "a zlib stream after a gzip member"],
+)
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip"])
+def test_a_body_labelled_gzip_must_be_gzip_throughout(encoding, body):
+    with pytest.raises(BodyCutShort):
+        body_of(io.BytesIO(body), encoding)
+
+
+@pytest.mark.parametrize("first", [10, 100, 1000])
+def test_the_decoder_never_hands_back_more_than_the_room_it_is_given_across_gzip_members(first):
+    data = gzip.compress(b"a" * first) + gzip.compress(b"b" * 5000)
+
+    assert BodyDecoder("gzip").decode(data, 100) == (b"a" * first + b"b" * 5000)[:100]
 
 
 @pytest.mark.parametrize(
@@ -79,10 +141,11 @@ def test_a_compressed_body_is_decoded(encoding, pack):
     assert body_of(io.BytesIO(pack(data)), encoding) == data
 
 
-def test_gzip_members_one_after_another_are_all_read():
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", " GZip "])
+def test_gzip_members_one_after_another_are_all_read(encoding):
     body = gzip.compress(b"first,") + gzip.compress(b"second")
 
-    assert body_of(io.BytesIO(body), "gzip") == b"first,second"
+    assert body_of(io.BytesIO(body), encoding) == b"first,second"
 
 
 def test_many_tiny_gzip_members_cannot_exhaust_the_stack():
@@ -101,9 +164,24 @@ def test_a_body_shorter_than_its_content_length_is_cut_short():
         body_of(io.BytesIO(b'{"fpr_records": ['), declared=500)
 
 
+def test_a_body_one_byte_short_of_its_content_length_is_cut_short_and_one_of_it_is_not():
+    with pytest.raises(BodyCutShort):
+        body_of(io.BytesIO(b"z" * 100), declared=101)
+    assert body_of(io.BytesIO(b"z" * 100), declared=100) == b"z" * 100
+
+
 def test_an_encoding_the_connector_cannot_read_is_named():
-    with pytest.raises(FprError, match="Content-Encoding 'br'"):
+    with pytest.raises(FprError) as raised:
         body_of(io.BytesIO(b"..."), "br")
+
+    assert str(raised.value) == "the API answered with Content-Encoding 'br', which the connector cannot read"
+
+
+def test_an_unreadable_encoding_is_quoted_in_at_most_20_characters():
+    with pytest.raises(FprError) as raised:
+        body_of(io.BytesIO(b"..."), "Compress-ZZZZZZZZZZZZ")  # 21 characters
+
+    assert "Content-Encoding 'compress-zzzzzzzz...', which" in str(raised.value)
 
 
 def test_an_error_body_is_truncated_not_refused():
