@@ -159,33 +159,60 @@ class Paginator:
 
 
 class SeenRecords:
-    """The (record_id, last_updated_epoch) pairs a sync has received, in a fixed 8 MiB whatever their number.
+    """The (record_id, last_updated_epoch) pairs a sync has received, in memory that grows with their number.
 
-    A Bloom filter: it may take a new pair for one already seen (about 1 in 25 once ten million
-    pairs are in), never the reverse. A page counts as bringing nothing new only when every one
-    of its records is taken for seen, so a page of 200 new records is called stale by mistake
-    with a chance far below 1 in 10^200; the loop guard needs many such pages in a row.
+    A scalable Bloom filter: layers of 128 KiB, 256 KiB, ... up to 8 MiB, each filled with one pair per 16
+    bits before the next is added (the last keeps filling), so a sync of 100,000 records holds 384 KiB and
+    one of 8 million 16 MiB. It may take a new pair for one already seen (about 1 in 200 at most until
+    8 million pairs are in), never the reverse. A page counts as bringing nothing new only when every
+    one of its records is taken for seen, so a page of 200 new records is called stale by mistake with a
+    chance far below 1 in 10^400; the loop guard needs many such pages in a row.
     """
 
-    BITS = 1 << 26
+    FIRST_BITS = 1 << 20
+    LAST_BITS = 1 << 26
+    BITS_PER_PAIR = 16
     PROBES = 4
 
     def __init__(self):
-        self._bits = bytearray(self.BITS // 8)
+        self._layers = [bytearray(self.FIRST_BITS // 8)]
+        self._pairs_in_last = 0
 
     def add(self, rows) -> bool:
         """Adds each row's pair; returns whether any of them had not been seen before."""
         new = False
         for row in rows:
             digest = hash((row.get("record_id"), row.get("last_updated_epoch"))) & 0xFFFF_FFFF_FFFF_FFFF
-            first, step = digest & (self.BITS - 1), (digest >> 26) | 1
-            for probe in range(self.PROBES):
-                bit = (first + probe * step) & (self.BITS - 1)
-                byte, mask = bit >> 3, 1 << (bit & 7)
-                if not self._bits[byte] & mask:
-                    self._bits[byte] |= mask
-                    new = True
+            if not any(self._holds(layer, digest) for layer in self._layers):
+                self._put(self._layers[-1], digest)
+                new = True
+                self._grow_when_full()
         return new
+
+    def _holds(self, layer: bytearray, digest: int) -> bool:
+        # Double hashing: the first bit from the digest's low bits, the step from its high 32, which no layer
+        # size reaches.
+        top, step = len(layer) * 8 - 1, (digest >> 32) | 1
+        bit = digest & top
+        for _ in range(self.PROBES):
+            if not layer[bit >> 3] & (1 << (bit & 7)):
+                return False
+            bit = (bit + step) & top
+        return True
+
+    def _put(self, layer: bytearray, digest: int):
+        top, step = len(layer) * 8 - 1, (digest >> 32) | 1
+        bit = digest & top
+        for _ in range(self.PROBES):
+            layer[bit >> 3] |= 1 << (bit & 7)
+            bit = (bit + step) & top
+
+    def _grow_when_full(self):
+        self._pairs_in_last += 1
+        bits = len(self._layers[-1]) * 8
+        if self._pairs_in_last * self.BITS_PER_PAIR >= bits and bits < self.LAST_BITS:
+            self._layers.append(bytearray(bits // 4))  # twice the bits
+            self._pairs_in_last = 0
 
 
 class PageFetcher:
