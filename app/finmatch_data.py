@@ -495,13 +495,19 @@ class Filters:
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
+        dated, dated_params = self.date_range(dialect)
+        return " AND ".join(clauses + dated), params + dated_params
+
+    def date_range(self, dialect):
+        """The conditions (a list) of the recommendation-date range alone, and their parameters."""
+        clauses, params = [], []
         if self.date_from:
             clauses.append(f"product_recommendation_date >= {dialect.date()}")
             params.append(self.date_from.isoformat())
         if self.date_to:
             clauses.append(f"product_recommendation_date <= {dialect.date()}")
             params.append(self.date_to.isoformat())
-        return " AND ".join(clauses), params
+        return clauses, params
 
     def without_dates(self):
         return replace(self, date_from=None, date_to=None)

@@ -140,13 +140,7 @@ def fine_counts(data, filters):
     if 2 * int(_selected(days, filters)["records"].sum()) <= int(days["records"].sum()):
         return data._run(FINE_SQL, filters)
     where, params = undated.where(data.live, data.dialect)
-    dated, dated_params = [], []
-    if filters.date_from:
-        dated.append(f"product_recommendation_date >= {data.dialect.date()}")
-        dated_params.append(filters.date_from.isoformat())
-    if filters.date_to:
-        dated.append(f"product_recommendation_date <= {data.dialect.date()}")
-        dated_params.append(filters.date_to.isoformat())
+    dated, dated_params = filters.date_range(data.dialect)
     outside = data.backend.query(
         FINE_SQL.format(
             table=data.backend.table,
