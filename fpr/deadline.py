@@ -4,16 +4,19 @@ Timeouts bound each read, so a server sending a byte just before each would hold
 forever. A Deadline ends the request when its time is up, or at once when the sync stops, by
 shutting down the request's sockets: that ends any read in progress, in the TLS handshake, the
 headers or the body, whatever framing the server chose (keep-alive, Connection: close, HTTP/1.0
-close-delimited, chunked).
+close-delimited, chunked). One Watchdog thread keeps the time of every request a transport makes.
 
 The adapter's connections show each socket to the Deadline of the request running in their
 thread, skip interim answers (1xx, such as 103 Early Hints; http.client skips only 100 Continue)
 and name headers too large to read instead of failing as a network fault would.
 """
 
+import heapq  # the watchdog's deadlines, the earliest first
 import http.client  # the response class that skips interim answers
+import itertools  # the order deadlines were set in, for those due at the same time
 import socket  # duplicates of a request's sockets, to shut them down
-import threading  # the deadline's timer, and the request running in each thread
+import threading  # the watchdog, and the request running in each thread
+import time  # when each deadline is due
 
 import requests  # its HTTPAdapter
 
@@ -38,15 +41,15 @@ class Deadline:
     reaches the connection, and shutting it down ends any read in progress on it.
     """
 
-    def __init__(self, seconds: float, on_sent=None):
+    def __init__(self, seconds: float, watchdog: "Watchdog", on_sent=None):
         self.seconds = seconds
+        self.watchdog = watchdog
         self.on_sent = on_sent  # called once the request has left
         self.expired = False
         self.stopped = False
+        self.finished = False  # the request is over: the watchdog lets it be
         self._handles = []
         self._lock = threading.Lock()  # shutting down and closing the duplicates never overlap
-        self._timer = threading.Timer(seconds, self._end, args=("expired",))
-        self._timer.daemon = True
 
     def watch(self, sock):
         """Makes `sock` end with this request's deadline.
@@ -66,24 +69,73 @@ class Deadline:
     def stop(self):
         self._end("stopped")
 
+    def expire(self):
+        self._end("expired")
+
     def _end(self, why: str):
         with self._lock:
+            if self.finished:
+                return
             setattr(self, why, True)
             for handle in self._handles:
                 _shut_down(handle)
 
     def __enter__(self):
         _running.deadline = self
-        self._timer.start()
+        self.watchdog.watch(self)
         return self
 
     def __exit__(self, *exc):
-        self._timer.cancel()
         _running.deadline = None
         with self._lock:
+            self.finished = True
             for handle in self._handles:
                 handle.close()
             self._handles = []
+
+
+class Watchdog:
+    """One thread that expires each Deadline when it is due, so that a request costs no thread of its own.
+
+    A request that ends in time leaves its entry behind until the watchdog wakes for it: waking it
+    for every request would cost a switch of threads per page. So the entries of at most one
+    request_deadline's worth of requests are held, a few bytes each.
+    """
+
+    def __init__(self):
+        self._due = []  # (monotonic time, order set, Deadline), a heap
+        self._order = itertools.count()
+        self._condition = threading.Condition()
+        self._thread = None
+        self._closed = False
+
+    def watch(self, deadline: Deadline):
+        due = time.monotonic() + deadline.seconds
+        with self._condition:
+            if self._closed:
+                raise RuntimeError("the watchdog was closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fpr-deadline", daemon=True)
+                self._thread.start()
+            heapq.heappush(self._due, (due, next(self._order), deadline))
+            if self._due[0][2] is deadline:  # earlier than the watchdog's next waking
+                self._condition.notify()
+
+    def _run(self):
+        with self._condition:
+            while not self._closed:
+                now = time.monotonic()
+                while self._due and (self._due[0][0] <= now or self._due[0][2].finished):
+                    heapq.heappop(self._due)[2].expire()  # a finished deadline does nothing
+                self._condition.wait(self._due[0][0] - now if self._due else None)
+
+    def close(self):
+        """Ends the watchdog's thread; a deadline still running is no longer kept."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _shut_down(handle):

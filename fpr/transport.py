@@ -25,7 +25,7 @@ import requests  # the Session: pooling, TLS, proxies
 from requests.packages.urllib3.exceptions import HTTPError as Urllib3Error
 
 from fpr.body import BodyCutShort, declared_length, read_body
-from fpr.deadline import Deadline, DeadlineAdapter
+from fpr.deadline import Deadline, DeadlineAdapter, Watchdog
 from fpr.errors import FprError, SyncStopping, Transient
 from fpr.settings import is_loopback
 
@@ -63,6 +63,7 @@ class Transport:
         self.timeouts = (connect_timeout, read_timeout)
         self.proxies = dict(_DIRECT) if is_loopback(self.host) else None
         self.request_sent = threading.Event()  # set each time a request has left
+        self.watchdog = Watchdog()
         self._lock = threading.Lock()
         self._in_flight = None
         self._stopped = False
@@ -75,7 +76,7 @@ class Transport:
             SyncStopping: stop() was called.
             FprError: what no retry can fix (an untrusted certificate, a proxy's refusal, oversized headers or body).
         """
-        deadline = Deadline(deadline_seconds, on_sent=self.request_sent.set)
+        deadline = Deadline(deadline_seconds, self.watchdog, on_sent=self.request_sent.set)
         with self._lock:
             if self._stopped:
                 raise SyncStopping("the sync is stopping")
@@ -121,6 +122,7 @@ class Transport:
 
     def close(self):
         self.session.close()
+        self.watchdog.close()
 
 
 def failure(error: BaseException, deadline: Deadline, address: str) -> Exception:

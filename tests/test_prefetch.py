@@ -115,7 +115,7 @@ def test_an_error_fetching_a_page_surfaces_when_that_page_is_due(scripted, proje
 
 
 def fetch_threads():
-    return [thread for thread in threading.enumerate() if thread.name.startswith("fpr-fetch") or "Timer" in thread.name]
+    return [thread for thread in threading.enumerate() if thread.name.startswith(("fpr-fetch", "fpr-deadline"))]
 
 
 @pytest.mark.parametrize("ending", ["success", "server error", "bug while writing"])

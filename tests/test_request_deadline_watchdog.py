@@ -1,0 +1,85 @@
+"""One watchdog thread keeps every request's deadline: each expires when due, never after its request ended."""
+
+import threading
+import time
+
+import pytest
+
+from fpr.deadline import Deadline, Watchdog
+
+
+@pytest.fixture
+def watchdog():
+    watchdog = Watchdog()
+    yield watchdog
+    watchdog.close()
+
+
+def expiring(seconds, watchdog):
+    """A Deadline that sets its `expired_event` when the watchdog expires it."""
+    deadline = Deadline(seconds, watchdog)
+    deadline.expired_event = threading.Event()
+    expire = deadline.expire
+
+    def expire_and_tell():
+        expire()
+        if deadline.expired:
+            deadline.expired_event.set()
+
+    deadline.expire = expire_and_tell
+    return deadline
+
+
+def test_a_request_still_running_at_its_deadline_is_expired(watchdog):
+    with expiring(0.2, watchdog) as deadline:
+        assert deadline.expired_event.wait(10)
+    assert deadline.expired and not deadline.stopped
+
+
+def test_a_shorter_deadline_set_after_a_longer_one_expires_on_time(watchdog):
+    started = time.monotonic()
+    with expiring(600, watchdog) as long_one, expiring(0.2, watchdog) as short_one:
+        assert short_one.expired_event.wait(10)
+        assert time.monotonic() - started < 5  # not left waiting behind the 600 s one
+        assert not long_one.expired
+
+
+def test_a_request_that_ended_in_time_is_never_expired(watchdog):
+    with expiring(0.3, watchdog) as ended:
+        pass
+    with expiring(0.6, watchdog) as later:  # the watchdog wakes at 0.3 s for the ended one, then expires this one
+        assert later.expired_event.wait(10)
+    assert not ended.expired
+
+
+def test_deadlines_expire_in_the_order_they_are_due(watchdog):
+    order = []
+    deadlines = [expiring(seconds, watchdog) for seconds in (0.5, 0.1, 0.3)]
+    for deadline in deadlines:
+        deadline.expired_event = _Recorder(order, deadline.seconds)
+        deadline.__enter__()
+    try:
+        assert deadlines[0].expired_event.wait(10)
+        assert order == [0.1, 0.3, 0.5]
+    finally:
+        for deadline in deadlines:
+            deadline.__exit__(None, None, None)
+
+
+def test_closing_the_watchdog_ends_its_thread(watchdog):
+    with expiring(600, watchdog):
+        assert [thread for thread in threading.enumerate() if thread.name == "fpr-deadline"]
+    watchdog.close()
+    assert not [thread for thread in threading.enumerate() if thread.name == "fpr-deadline"]
+    with pytest.raises(RuntimeError):
+        Deadline(1, watchdog).__enter__()
+
+
+class _Recorder(threading.Event):
+    def __init__(self, order, seconds):
+        super().__init__()
+        self.order, self.seconds = order, seconds
+
+    def set(self):
+        self.order.append(self.seconds)
+        super().set()
