@@ -14,6 +14,8 @@ MUTATION_DEPS := $(VENV)/.mutation-installed
 SQL ?=
 # make benchmark-app: how many generated records FinMatch is timed on.
 ROWS ?= 10000000
+# Options passed on to tools/benchmark.py or tools/mutation.py, e.g. ARGS="--baseline HEAD~3" or ARGS=--resume.
+ARGS ?=
 
 # The local project folder (tools/stage.py): make sync writes its warehouse and state there.
 LOCAL_PROJECT := build/connector
@@ -57,12 +59,12 @@ help:
 	@echo "make test-thorough     the whole suite with many more generated cases (CI)"
 	@echo "make test-urllib3      the connector's tests against the oldest and newest urllib3 requests allows"
 	@echo "make test-app-sis      FinMatch's tests on the Streamlit that Streamlit in Snowflake runs"
-	@echo "make mutation          plant bugs in the safeguards, one at a time, and list those no test notices"
+	@echo "make mutation          plant bugs in the safeguards, one at a time, and list those no test notices (ARGS=--resume)"
 	@echo "make mutation-privacy  the same for masking and privacy alone (CI)"
 	@echo "make mutation-finmatch the same for FinMatch's acceptance, thresholds and number formats alone"
 	@echo "make lint              ruff check and format check"
 	@echo "make format            apply ruff formatting and safe fixes"
-	@echo "make benchmark         print speed and memory figures"
+	@echo "make benchmark         print speed and memory figures (ARGS=\"--baseline REF\": beside an earlier revision)"
 	@echo "make benchmark-app     FinMatch's first load and each interaction on a generated warehouse (ROWS=$(ROWS))"
 	@echo "make api               serve the local FPR API on http://127.0.0.1:8765 until Ctrl-C"
 	@echo "make query             summarise the local warehouse (SQL=\"...\" to run your own query)"
@@ -164,7 +166,7 @@ test-app-sis: .venv-sis/.installed
 # A planted bug in each safeguard must make a test fail (tools/mutation.py); mutation-privacy: masking and privacy alone;
 # mutation-finmatch: FinMatch's figures alone.
 mutation: $(MUTATION_DEPS)
-	$(PY) tools/mutation.py
+	$(PY) tools/mutation.py $(ARGS)
 
 mutation-privacy: $(MUTATION_DEPS)
 	$(PY) tools/mutation.py --scope privacy
@@ -181,7 +183,7 @@ format: $(DEV_DEPS)
 	$(BIN)/ruff check --fix .
 
 benchmark: $(DEV_DEPS)
-	$(PY) tools/benchmark.py
+	$(PY) tools/benchmark.py $(ARGS)
 
 benchmark-app: $(DEV_DEPS)
 	$(PY) tools/benchmark_app.py --rows $(ROWS)

@@ -6,9 +6,9 @@
     python tools/mutation.py --resume         # carry on from the last run: only what changed or is left runs
 
 mutmut (pinned in requirements-mutation.txt) plants one small bug at a time in the modules of each
-group (a comparison turned, a constant changed, a call dropped) and runs the tests that reach it.
-A mutant no test notices "survived". The run happens in a copy of the repository under
-build/mutation/, so nothing here is touched. Printed: every surviving mutant with its change, then
+group (a comparison turned, a constant changed, a call dropped) and runs those of the group's own
+tests that reach it. A mutant no test notices "survived". Each group runs in a copy of the repository
+of its own under build/mutation/, so nothing here is touched. Printed: every surviving mutant with its change, then
 one line per group and a final summary line; the exit code is 1 when a goal is missed.
 
 Goals: no surviving mutant in masking and privacy; at least 90% killed in every other group. A mutant
@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,24 +195,26 @@ def main(argv=None) -> int:
     )
     arguments = parser.parse_args(argv)
     groups = SCOPES[arguments.scope]
-    copy = prepare_copy(groups, keep_verdicts=arguments.resume)
-    # Groups limited to some functions run only those; otherwise mutmut runs every mutant, as it always has.
-    run_mutmut(copy, [pattern for group in groups for pattern in group.patterns()] if any_limited(groups) else [])
-    results = read_results(copy)
-    equivalents = read_equivalents()
-    lines, met = report(groups, results, equivalents, copy)
+    results, copies = {}, {}
+    for group in groups:
+        started = time.monotonic()
+        copies[group] = prepare_copy(group, keep_verdicts=arguments.resume)
+        run_mutmut(copies[group], group)
+        results[group] = {name: status for name, status in read_results(copies[group]).items() if group.covers(name)}
+        print(f"{group.name}: {len(results[group])} mutants in {(time.monotonic() - started) / 60:.1f} min", flush=True)
+    lines, met = report(groups, results, read_equivalents(), copies)
     print("\n".join(lines))
     return 0 if met else 1
 
 
-def any_limited(groups) -> bool:
-    return any(group.functions for group in groups)
+def slug(group: Group) -> str:
+    return group.name.lower().replace(" ", "-")
 
 
-def prepare_copy(groups, keep_verdicts=False) -> Path:
-    """A copy of the repository's files, with mutmut's settings for these groups: a fresh one, or the last run's
-    refreshed from the repository with mutmut's verdicts (mutants/) kept."""
-    copy = WORK / "copy"
+def prepare_copy(group: Group, keep_verdicts=False) -> Path:
+    """A copy of the repository's files, with mutmut's settings for one group: a fresh one, or the group's last
+    copy refreshed from the repository with mutmut's verdicts (mutants/) kept."""
+    copy = WORK / slug(group)
     if copy.exists() and not keep_verdicts:
         shutil.rmtree(copy)
     listed = subprocess.run(
@@ -224,12 +227,12 @@ def prepare_copy(groups, keep_verdicts=False) -> Path:
         if (ROOT / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, copy / name)
-    for module in sorted({module for group in groups for module in group.modules if module.startswith("app/")}):
+    for module in (module for module in group.modules if module.startswith("app/")):
         # FinMatch's modules are imported by their bare names ("import finmatch_privacy"), and mutmut names a
         # mutant after its path, dropping only a leading "src/": moved there, the two names agree.
         (copy / "src").mkdir(exist_ok=True)
         (copy / module).replace(copy / "src" / Path(module).name)
-    (copy / "setup.cfg").write_text(mutmut_settings(groups))
+    (copy / "setup.cfg").write_text(mutmut_settings(group))
     return copy
 
 
@@ -237,10 +240,14 @@ def copied_path(module: str) -> str:
     return f"src/{Path(module).name}" if module.startswith("app/") else module
 
 
-def mutmut_settings(groups) -> str:
-    modules = sorted({copied_path(module) for group in groups for module in group.modules})
-    # A module in two groups is mutated once; its tests are those of both.
-    tests = sorted({test for group in groups for test in group.tests})
+def mutmut_settings(group: Group) -> str:
+    """setup.cfg for one group: its modules mutated, and only its own tests run against each mutant.
+
+    Each group runs apart, so a mutant meets the tests written to pin its safeguard, not every test that
+    happens to pass through it: a surviving mutant costs seconds, not the whole suite.
+    """
+    modules = sorted(copied_path(module) for module in group.modules)
+    tests = group.tests
     sources = sorted({module.split("/")[0] + "/" for module in modules})
     lines = ["[mutmut]", "source_paths=", *(f"    {path}" for path in sources)]
     lines += ["only_mutate=", *(f"    {module}" for module in modules)]
@@ -255,14 +262,16 @@ def mutmut_settings(groups) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_mutmut(copy: Path, patterns=()):
-    """Runs every mutant, or those whose names match `patterns`; mutmut's progress goes to build/mutation/run.log."""
+def run_mutmut(copy: Path, group: Group):
+    """Runs the group's mutants (those of its functions, when it names some); mutmut's progress goes to
+    build/mutation/<group>.log."""
     environment = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "quick")}
     # A test that runs past 180 s (its usual time is at most 20 s) is a mutant looping forever: pytest ends the
     # run, and mutmut counts the mutant as killed, instead of waiting out its timeout of the whole test set.
     environment["PYTEST_ADDOPTS"] = "-o faulthandler_timeout=180 -o faulthandler_exit_on_timeout=true"
-    with (WORK / "run.log").open("w") as log:
-        command = [str(MUTMUT), "run", "--max-children", str(os.cpu_count() or 1), *dict.fromkeys(patterns)]
+    patterns = group.patterns() if group.functions else ()
+    with (WORK / f"{slug(group)}.log").open("w") as log:
+        command = [str(MUTMUT), "run", "--max-children", str(os.cpu_count() or 1), *patterns]
         subprocess.run(command, cwd=copy, stdout=log, stderr=subprocess.STDOUT, env=environment, check=True)
 
 
@@ -304,23 +313,29 @@ def module_of(name: str) -> str:
     return path if (ROOT / path).exists() else f"app/{path}"
 
 
-def report(groups, results, equivalents, copy):
-    """The printed lines (survivors, one line per group, the summary) and whether every goal is met."""
+def report(groups, results, equivalents, copies):
+    """The printed lines (survivors, one line per group, the summary) and whether every goal is met.
+
+    Args:
+        results: {group: {mutant name: status}}.
+        copies: {group: the copy its mutants ran in}.
+    """
     lines, summaries, all_met = [], [], True
     totals = {"mutants": 0, "killed": 0, "equivalent": 0}
     for group in groups:
-        names = sorted(name for name in results if group.covers(name))
-        killed = [name for name in names if results[name] in KILLED]
+        verdicts = results[group]
+        names = sorted(verdicts)
+        killed = [name for name in names if verdicts[name] in KILLED]
         equivalent, survivors = [], []
-        for name in (name for name in names if results[name] not in KILLED):
-            before, after = change_of(copy, name)
+        for name in (name for name in names if verdicts[name] not in KILLED):
+            before, after = change_of(copies[group], name)
             known = equivalents.get(name)
             if known and known[0] == after:
                 equivalent.append(name)
                 continue
             survivors.append(name)
             stale = " (listed as equivalent, but it now writes something else)" if known else ""
-            lines.append(f"SURVIVED [{group.name}] {name} ({results[name]}){stale}\n    - {before}\n    + {after}")
+            lines.append(f"SURVIVED [{group.name}] {name} ({verdicts[name]}){stale}\n    - {before}\n    + {after}")
         countable = len(names) - len(equivalent)
         share = len(killed) / countable if countable else 1.0
         met = not survivors if group.goal == 1.0 else share >= group.goal
