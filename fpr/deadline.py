@@ -99,7 +99,7 @@ class Watchdog:
 
     A request that ends in time leaves its entry behind until the watchdog wakes for it: waking it
     for every request would cost a switch of threads per page. So the entries of at most one
-    request_deadline's worth of requests are held, a few bytes each.
+    request_deadline's worth of requests are held, under a kilobyte each.
     """
 
     def __init__(self):
