@@ -127,8 +127,17 @@ def test_no_thread_outlives_the_sync(scripted, project, monkeypatch, ending):
         scripted.answer(403, json={"error": "forbidden"})
     if ending == "bug while writing":
         monkeypatch.setattr(fpr_connector, "_higher", lambda epoch, other: 1 / 0)
+    during = set()
+    real_upsert = fpr_connector.op.upsert
+
+    def upsert(*args, **kwargs):
+        during.update(thread.name for thread in fetch_threads())
+        return real_upsert(*args, **kwargs)
+
+    monkeypatch.setattr(fpr_connector.op, "upsert", upsert)
 
     result = project.sync(scripted_configuration(scripted))
 
     assert result.ok == (ending == "success"), result.output
+    assert during == {"fpr-fetch_0", "fpr-deadline"}  # one fetching thread and one watchdog while pages are written
     assert fetch_threads() == []

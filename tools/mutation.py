@@ -98,6 +98,7 @@ GROUPS = (
         ("fpr/paging.py",),
         (
             "tests/test_pagination_against_a_scripted_api.py",
+            "tests/test_bad_responses_and_records.py",
             "tests/test_seen_records_filter.py",
             "tests/test_cursor_recovery_and_loops.py",
             "tests/test_sync_properties.py",
