@@ -110,6 +110,8 @@ class BodyDecoder:
 def decode_json(body: bytearray, content_type: str, number: int, max_values: int):
     """The JSON value of a 200 answer's body; the buffer is emptied as it is read.
 
+    `number` (the page's) goes into the warnings logged here; the client puts it before the errors raised.
+
     Raises:
         Transient: the body is an HTML page ("html") or not JSON ("body").
         FprError: the body holds more than `max_values` values, or nests deeper than can be read.
@@ -120,13 +122,13 @@ def decode_json(body: bytearray, content_type: str, number: int, max_values: int
     del body[:]  # the text replaces it: a large page is not held twice while it is parsed
     if text.count(",") + text.count("{") + text.count("[") > max_values:
         raise FprError(
-            f"page {number}: the response holds more than {max_values:,} JSON values (max_json_values in "
+            f"the response holds more than {max_values:,} JSON values (max_json_values in "
             "connector.py's LIMITS), far more than a page of records; lower page_size or check base_url"
         )
     try:
         return json.loads(text, parse_int=_json_int)
     except RecursionError:
-        raise FprError(f"page {number}: the response nests JSON too deeply to be read; check base_url") from None
+        raise FprError("the response nests JSON too deeply to be read; check base_url") from None
     except ValueError:
         raise Transient("was not JSON", "body") from None
 

@@ -5,6 +5,7 @@ with a message that says what to check. A server's own error text is never shown
 code: free text may quote a customer's name, which no masking can recognise.
 """
 
+import itertools  # attempts, counted until the policy ends them
 import json  # error bodies
 import re  # error codes
 import threading  # stopping a wait from another thread
@@ -98,7 +99,7 @@ class FprClient:
         if cursor:
             params["cursor"] = cursor
         waited = 0.0
-        for attempt in range(1, self.policy.attempts + 1):
+        for attempt in itertools.count(1):  # ended by the policy's attempts or wait budget, below
             try:
                 return self._attempt(params, number)
             except Transient as problem:
@@ -114,7 +115,6 @@ class FprClient:
                 pause(wait, self._stop)
             except FprError as error:
                 raise type(error)(f"page {number}: {error}") from None
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _attempt(self, params: dict, number: int):
         """One request: the page's JSON, or the exception its answer calls for."""

@@ -17,10 +17,12 @@ import responses
 from conftest import API_KEY, EXAMPLE_BASE_URL, Project, example_configuration, sample_record
 from fivetran_connector_sdk import Logging
 
+import fpr.body
+import fpr.client
 import fpr.retry
 from connector import LIMITS, RETRY_POLICY
 from fpr.client import FprClient, pause, server_error_code
-from fpr.errors import CursorRejected, FprError
+from fpr.errors import CursorRejected, FprError, SyncStopping
 from fpr.settings import Settings
 
 URL = EXAMPLE_BASE_URL + "/fpr_data"
@@ -260,9 +262,95 @@ def test_the_request_carries_the_key_header_and_asks_for_what_the_reader_decompr
     client().get_page("gAAAAB1==", 1)
 
     sent = api.calls[0].request
-    assert sent.headers["x-api-key"] == API_KEY
-    assert sent.headers["Accept-Encoding"] == "gzip, deflate"
+    assert dict(sent.headers) == {
+        "x-api-key": API_KEY,
+        "Accept": "application/json",
+        "Accept-Encoding": "gzip, deflate",
+        "User-Agent": "fpr-fivetran-connector",
+        "Connection": "keep-alive",
+    }
     assert sent.url == URL + "?page_size=200&cursor=gAAAAB1%3D%3D"
+
+
+@pytest.mark.parametrize(
+    "body, max_values, message",
+    [
+        (
+            "[" * 100_000 + "]" * 100_000,
+            200_000,
+            "page 2: the response nests JSON too deeply to be read; check base_url",
+        ),
+        (
+            "[" + "0," * 1_000 + "0]",
+            1_000,
+            "page 2: the response holds more than 1,000 JSON values (max_json_values in connector.py's LIMITS), "
+            "far more than a page of records; lower page_size or check base_url",
+        ),
+    ],
+    ids=["nested too deeply", "too many values"],
+)
+def test_a_page_that_cannot_be_read_as_records_names_its_page_once(api, no_backoff_sleep, body, max_values, message):
+    api.add(responses.GET, URL, body=body, content_type="application/json")
+    limited = FprClient(
+        Settings(EXAMPLE_BASE_URL, API_KEY, 200), RETRY_POLICY, dataclasses.replace(LIMITS, max_json_values=max_values)
+    )
+
+    with pytest.raises(FprError) as failure:
+        limited.get_page("c1", 2)
+
+    assert str(failure.value) == message
+    assert len(api.calls) == 1 and no_backoff_sleep == []  # no retry can make it readable
+
+
+def test_a_warning_about_a_page_names_that_page(api, monkeypatch):
+    said = []
+    monkeypatch.setattr(fpr.body.safe_log, "warning", said.append)
+    api.add(responses.GET, URL, json=PAGE, content_type="application/json; charset=klingon")
+
+    assert client().get_page("c2", 3) == PAGE
+    assert said == ["page 3: the API declared an unknown charset; reading the page as UTF-8"]
+
+
+def test_a_client_stopped_sends_nothing_more(api):
+    answers(api, 200)
+    stopped = client()
+    stopped.stop()
+
+    with pytest.raises(SyncStopping, match="^page 2: the sync is stopping$"):
+        stopped.get_page("c1", 2)
+    assert len(api.calls) == 0
+
+
+def test_stopping_the_sync_ends_a_wait_between_retries_at_once(api, monkeypatch):
+    """The server asks for 100 s; the sync stops a moment into that wait, which must end then, not 100 s later."""
+    answers(api, 503, 200, headers={"Retry-After": "100"})
+    waiting = threading.Event()
+
+    def pause(seconds, stop):
+        waiting.set()
+        REAL_PAUSE(seconds, stop)
+
+    monkeypatch.setattr(fpr.client, "pause", pause)
+    stopping = client()
+    outcome = []
+    fetch = threading.Thread(target=lambda: outcome.append(_raised(stopping.get_page, "c1", 2)), daemon=True)
+    fetch.start()
+    assert waiting.wait(10)
+
+    stopping.stop()
+    fetch.join(10)
+
+    assert not fetch.is_alive()
+    assert outcome == ["SyncStopping: page 2: the sync is stopping"]
+    assert len(api.calls) == 1
+
+
+def _raised(call, *args):
+    try:
+        call(*args)
+    except Exception as error:  # noqa: BLE001 - the test reads which one
+        return f"{type(error).__name__}: {error}"
+    return "returned"
 
 
 def test_a_key_quoted_back_by_the_server_is_masked_in_what_the_sync_reports(tmp_path):

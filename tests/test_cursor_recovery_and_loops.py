@@ -210,3 +210,34 @@ def test_a_record_sent_again_with_a_newer_epoch_is_a_new_version_not_a_loop(scri
 
     assert result.ok, result.output
     assert project.query("SELECT record_id, last_updated_epoch FROM tester.fpr_records") == [("rec-0001", 1748797205)]
+
+
+def test_pages_after_a_restart_are_numbered_on_from_the_rejected_one(scripted, project):
+    """The saved cursor is rejected on page 1; the read from the beginning is page 2, and its faults say so."""
+    scripted.answer(410, json={"error": "cursor_expired"})
+    scripted.serve({"fpr_records": [sample_record(1)], "next_cursor": None, "has_more": True})
+
+    result = project.sync(scripted_configuration(scripted), state={"next_cursor": "saved"})
+
+    assert not result.ok
+    assert "page 1: the server no longer accepts the saved cursor (HTTP 410)" in result.output
+    assert "page 2 says has_more: true but gives no next_cursor; the API cannot be paged" in result.output
+    assert [call.params.get("cursor") for call in scripted.calls] == [["saved"], None]
+    assert result.state == {}  # nothing checkpointed: the next sync starts again from the state it was given
+
+
+def test_pages_whose_records_all_lack_an_id_count_towards_the_loop_guard_from_the_first(scripted, project, set_limits):
+    """With a limit of 3, two such pages are not yet a loop: the sync goes on to the page after them."""
+    set_limits(pages_without_new_records=3)
+    no_id = {key: value for key, value in sample_record(9).items() if key != "record_id"}
+    scripted.serve(
+        {"fpr_records": [no_id], "next_cursor": "c1", "has_more": True},
+        {"fpr_records": [no_id], "next_cursor": "c2", "has_more": True},
+        {"fpr_records": [sample_record(1)], "next_cursor": "c3", "has_more": False},
+    )
+
+    result = project.sync(scripted_configuration(scripted))
+
+    assert result.ok, result.output
+    assert project.query("SELECT record_id FROM tester.fpr_records") == [("rec-0001",)]
+    assert result.state["next_cursor"] == "c3"

@@ -10,6 +10,8 @@ import pytest
 from conftest import checkpoints, configuration_for, sample_record, scripted_configuration
 
 import connector as fpr_connector
+from fpr.errors import FprError
+from fpr.paging import PageFetcher
 
 
 def page(first, count, next_cursor, has_more=True):
@@ -127,8 +129,33 @@ def test_no_thread_outlives_the_sync(scripted, project, monkeypatch, ending):
         scripted.answer(403, json={"error": "forbidden"})
     if ending == "bug while writing":
         monkeypatch.setattr(fpr_connector, "_higher", lambda epoch, other: 1 / 0)
+    during = set()
+    real_upsert = fpr_connector.op.upsert
+
+    def upsert(*args, **kwargs):
+        during.update(thread.name for thread in fetch_threads())
+        return real_upsert(*args, **kwargs)
+
+    monkeypatch.setattr(fpr_connector.op, "upsert", upsert)
 
     result = project.sync(scripted_configuration(scripted))
 
     assert result.ok == (ending == "success"), result.output
+    assert during == {"fpr-fetch_0", "fpr-deadline"}  # one fetching thread and one watchdog while pages are written
     assert fetch_threads() == []
+
+
+def test_a_fetch_that_fails_before_its_request_leaves_never_holds_up_the_sync():
+    """Nothing was sent (the address cannot be reached, say): fetch() returns anyway, and result() raises the error."""
+
+    def unreachable(cursor, number):
+        raise FprError(f"page {number}: could not reach the API")
+
+    never_sent = threading.Event()
+    with PageFetcher(unreachable, stop=lambda: None, request_sent=never_sent) as fetcher:
+        fetching = threading.Thread(target=fetcher.fetch, args=("c1", 2), daemon=True)
+        fetching.start()
+        fetching.join(10)
+        assert not fetching.is_alive()
+        with pytest.raises(FprError, match="^page 2: could not reach the API$"):
+            fetcher.result()

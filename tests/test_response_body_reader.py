@@ -255,7 +255,7 @@ def test_bytes_not_utf8_are_reported_by_the_codecs_own_name(monkeypatch, content
 def test_json_nested_too_deeply_fails_with_a_message_not_a_recursion_error():
     deep = b"[" * 100_000 + b"]" * 100_000
 
-    with pytest.raises(FprError, match="page 4: the response nests JSON too deeply to be read"):
+    with pytest.raises(FprError, match="^the response nests JSON too deeply to be read; check base_url$"):
         decode(deep, 4)
 
 

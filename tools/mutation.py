@@ -3,7 +3,7 @@
     python tools/mutation.py                  # every group below
     python tools/mutation.py --scope privacy  # masking and privacy alone (CI)
     python tools/mutation.py --scope finmatch # FinMatch's acceptance, thresholds and number formats alone
-    python tools/mutation.py --resume         # carry on from the last run: only what changed or is left runs
+    python tools/mutation.py --resume         # run again only the groups whose code or tests changed since
 
 mutmut (pinned in requirements-mutation.txt) plants one small bug at a time in the modules of each
 group (a comparison turned, a constant changed, a call dropped) and runs those of the group's own
@@ -18,6 +18,7 @@ in tools/mutation_equivalents.txt with the change it makes and why, and counts a
 
 import argparse
 import fnmatch
+import hashlib
 import os
 import shutil
 import subprocess
@@ -98,10 +99,12 @@ GROUPS = (
         ("fpr/paging.py",),
         (
             "tests/test_pagination_against_a_scripted_api.py",
+            "tests/test_bad_responses_and_records.py",
             "tests/test_seen_records_filter.py",
             "tests/test_cursor_recovery_and_loops.py",
             "tests/test_sync_properties.py",
             "tests/test_prefetch.py",
+            "tests/test_stopping_a_sync.py",
         ),
         0.9,
     ),
@@ -191,17 +194,23 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="keep the last run's verdicts: mutmut runs again only mutants not yet run and those of changed code",
+        help="keep the verdicts of a group whose modules and tests are as they were at its last complete run",
     )
     arguments = parser.parse_args(argv)
     groups = SCOPES[arguments.scope]
     results, copies = {}, {}
     for group in groups:
         started = time.monotonic()
-        copies[group] = prepare_copy(group, keep_verdicts=arguments.resume)
-        run_mutmut(copies[group], group)
+        copies[group] = WORK / slug(group)
+        if arguments.resume and completed_as_now(group):
+            ran = "as at its last run: not run again"
+        else:
+            prepare_copy(group)
+            run_mutmut(copies[group], group)
+            (copies[group] / COMPLETED).write_text(fingerprint(group))
+            ran = f"in {(time.monotonic() - started) / 60:.1f} min"
         results[group] = {name: status for name, status in read_results(copies[group]).items() if group.covers(name)}
-        print(f"{group.name}: {len(results[group])} mutants in {(time.monotonic() - started) / 60:.1f} min", flush=True)
+        print(f"{group.name}: {len(results[group])} mutants, {ran}", flush=True)
     lines, met = report(groups, results, read_equivalents(), copies)
     print("\n".join(lines))
     return 0 if met else 1
@@ -211,11 +220,36 @@ def slug(group: Group) -> str:
     return group.name.lower().replace(" ", "-")
 
 
-def prepare_copy(group: Group, keep_verdicts=False) -> Path:
-    """A copy of the repository's files, with mutmut's settings for one group: a fresh one, or the group's last
-    copy refreshed from the repository with mutmut's verdicts (mutants/) kept."""
+# Written in a group's copy once its run has completed: the fingerprint of what the run tested.
+COMPLETED = "completed"
+# Besides its test files, what a group's tests run through: the code of its side (the app, or the connector and
+# the local API) and the tests' shared helpers.
+SHARED = ("tests/conftest.py", "tests/scripted_api.py", "tests/connector_process.py", "pytest.ini")
+APP_CODE = ("app/*.py",)
+CONNECTOR_CODE = ("connector.py", "fpr/*.py", "fpr_local_api/**/*.py")
+
+
+def fingerprint(group: Group) -> str:
+    """A digest of the group's code, its tests and what they share: a change to any means its verdicts are stale."""
+    code = APP_CODE if all(module.startswith("app/") for module in group.modules) else CONNECTOR_CODE
+    paths = sorted({path for pattern in code for path in ROOT.glob(pattern)})
+    paths += [ROOT / name for name in (*group.tests, *SHARED)]
+    digest = hashlib.sha256("\n".join(group.functions).encode())
+    for path in paths:
+        content = path.read_bytes() if path.is_file() else b""
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + content + b"\0")
+    return digest.hexdigest()
+
+
+def completed_as_now(group: Group) -> bool:
+    marker = WORK / slug(group) / COMPLETED
+    return marker.is_file() and marker.read_text() == fingerprint(group)
+
+
+def prepare_copy(group: Group) -> Path:
+    """A fresh copy of the repository's files, with mutmut's settings for one group."""
     copy = WORK / slug(group)
-    if copy.exists() and not keep_verdicts:
+    if copy.exists():
         shutil.rmtree(copy)
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
