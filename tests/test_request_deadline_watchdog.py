@@ -67,12 +67,20 @@ def test_deadlines_expire_in_the_order_they_are_due(watchdog):
 
 
 def test_closing_the_watchdog_ends_its_thread(watchdog):
+    before = watchdog_threads()
     with expiring(600, watchdog):
-        assert [thread for thread in threading.enumerate() if thread.name == "fpr-deadline"]
+        started = watchdog_threads() - before
+    assert len(started) == 1  # one thread, started by the first deadline
+
     watchdog.close()
-    assert not [thread for thread in threading.enumerate() if thread.name == "fpr-deadline"]
+
+    assert not started.pop().is_alive()
     with pytest.raises(RuntimeError):
         Deadline(1, watchdog).__enter__()
+
+
+def watchdog_threads():
+    return {thread for thread in threading.enumerate() if thread.name == "fpr-deadline"}
 
 
 class _Recorder(threading.Event):

@@ -205,9 +205,10 @@ def main(argv=None) -> int:
         if arguments.resume and completed_as_now(group):
             ran = "as at its last run: not run again"
         else:
+            tested = fingerprint(group)  # of the files as they are copied, not as they may be once the run ends
             prepare_copy(group)
             run_mutmut(copies[group], group)
-            (copies[group] / COMPLETED).write_text(fingerprint(group))
+            (copies[group] / COMPLETED).write_text(tested)
             ran = f"in {(time.monotonic() - started) / 60:.1f} min"
         results[group] = {name: status for name, status in read_results(copies[group]).items() if group.covers(name)}
         print(f"{group.name}: {len(results[group])} mutants, {ran}", flush=True)
