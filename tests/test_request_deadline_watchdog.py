@@ -72,9 +72,11 @@ def test_closing_the_watchdog_ends_its_thread(watchdog):
         started = watchdog_threads() - before
     assert len(started) == 1  # one thread, started by the first deadline
 
-    watchdog.close()
+    closing = threading.Thread(target=watchdog.close, daemon=True)
+    closing.start()
+    closing.join(10)
 
-    assert not started.pop().is_alive()
+    assert not closing.is_alive() and not started.pop().is_alive()
     with pytest.raises(RuntimeError):
         Deadline(1, watchdog).__enter__()
 
