@@ -57,6 +57,20 @@ def test_the_layers_stop_growing_at_the_largest_size_and_the_last_keeps_filling(
     assert not any(seen.add([pair]) for pair in PAIRS[:20_000])  # saturated, it still forgets nothing
 
 
+def test_a_layer_is_added_on_the_very_pair_that_fills_the_last_to_one_per_16_bits():
+    class Small(SeenRecords):
+        FIRST_BITS, LAST_BITS = 1 << 10, 1 << 12  # 1,024 bits hold 64 pairs, the next 2,048 bits 128 more
+
+    seen, new_pairs, grown_at = Small(), 0, []
+    for pair in PAIRS[:1_000]:
+        layers = len(seen._layers)
+        new_pairs += seen.add([pair])  # a pair taken for known is not put in, so it does not count
+        if len(seen._layers) > layers:
+            grown_at.append(new_pairs)
+
+    assert grown_at == [64, 192]
+
+
 def test_each_pair_sets_four_bits_of_its_own_spread_over_the_whole_layer():
     seen = SeenRecords()
     for start in range(0, 60_000, 200):
