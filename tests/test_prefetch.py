@@ -4,7 +4,10 @@ One page ahead at most, every SDK operation on the main thread, errors reported 
 is due, and no thread or connection left behind.
 """
 
+import signal
+import sys
 import threading
+import time
 
 import pytest
 from conftest import checkpoints, configuration_for, sample_record, scripted_configuration
@@ -159,3 +162,63 @@ def test_a_fetch_that_fails_before_its_request_leaves_never_holds_up_the_sync():
         assert not fetching.is_alive()
         with pytest.raises(FprError, match="^page 2: could not reach the API$"):
             fetcher.result()
+
+
+class Stopped(Exception):
+    """What the test's own SIGINT handler raises."""
+
+
+def _raise_stopped(number, frame):
+    raise Stopped()
+
+
+def _main_thread_waits_for_a_page():
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    while frame is not None:
+        if frame.f_code is PageFetcher.result.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="signals one thread with pthread_kill")
+def test_ctrl_c_taken_by_another_thread_reaches_the_main_one_while_it_waits_for_a_page():
+    """A signal handled in Python runs on the main thread, but the kernel may deliver it to any thread: the main
+    thread, waiting for a page that may take minutes, must look up often enough to run the handler."""
+    release = threading.Event()
+
+    def slow_page(cursor, number):
+        release.wait(30)
+
+    def ctrl_c_from_here():
+        while not _main_thread_waits_for_a_page():  # only a signal arriving during the wait tells anything
+            threading.Event().wait(0.01)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, _raise_stopped)
+    try:
+        with PageFetcher(slow_page, stop=release.set, request_sent=threading.Event()) as fetcher:
+            fetcher.fetch("c1", 2)
+            threading.Thread(target=ctrl_c_from_here, daemon=True).start()
+            started = time.monotonic()
+            with pytest.raises(Stopped):
+                fetcher.result()
+            assert time.monotonic() - started < 5  # not when the page came (30 s)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_leaving_the_fetcher_waits_for_its_thread_to_end():
+    """The sync stops while a page is being fetched: stop() is called, and the fetch is waited for, not left running."""
+    stopping, finished = threading.Event(), threading.Event()
+
+    def page_that_ends_after_stop(cursor, number):
+        stopping.wait(30)
+        threading.Event().wait(0.3)  # the fetch takes a moment to wind up after the stop
+        finished.set()
+
+    with PageFetcher(page_that_ends_after_stop, stop=stopping.set, request_sent=threading.Event()) as fetcher:
+        fetcher.fetch("c1", 2)
+
+    assert finished.is_set()
+    assert fetch_threads() == []
