@@ -70,6 +70,13 @@ def test_an_endless_body_stops_just_past_the_cap_with_a_message_naming_it():
     assert stream.served <= 1024 * 1024 + 65536
 
 
+def test_a_body_past_the_cap_fails_unless_truncating_is_asked_for():
+    with pytest.raises(FprError, match="larger than"):
+        read_body(io.BytesIO(b"x" * 11).read, None, None, 10)  # a page's body: no truncating by default
+
+    assert read_body(io.BytesIO(b"x" * 11).read, None, None, 10, True) == b"x" * 10  # an error answer's
+
+
 def test_a_gzip_bomb_is_refused_without_unpacking_more_than_the_cap(decoded_sizes):
     bomb = gzip.compress(b" " * (256 * 1024 * 1024), compresslevel=9)  # 256 MiB in about 250 KB
 
