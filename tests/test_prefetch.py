@@ -120,7 +120,9 @@ def test_an_error_fetching_a_page_surfaces_when_that_page_is_due(scripted, proje
 
 
 def fetch_threads():
-    return [thread for thread in threading.enumerate() if thread.name.startswith(("fpr-fetch", "fpr-deadline"))]
+    """The connector's threads now running: fetching and watching deadlines, this test's or any earlier test's (a
+    client a test did not close keeps its watchdog), so a test compares them with those it started with."""
+    return {thread for thread in threading.enumerate() if thread.name.startswith(("fpr-fetch", "fpr-deadline"))}
 
 
 @pytest.mark.parametrize("ending", ["success", "server error", "bug while writing"])
@@ -132,11 +134,11 @@ def test_no_thread_outlives_the_sync(scripted, project, monkeypatch, ending):
         scripted.answer(403, json={"error": "forbidden"})
     if ending == "bug while writing":
         monkeypatch.setattr(fpr_connector, "_higher", lambda epoch, other: 1 / 0)
-    during = set()
+    before, during = fetch_threads(), set()
     real_upsert = fpr_connector.op.upsert
 
     def upsert(*args, **kwargs):
-        during.update(thread.name for thread in fetch_threads())
+        during.update(thread.name for thread in fetch_threads() - before)
         return real_upsert(*args, **kwargs)
 
     monkeypatch.setattr(fpr_connector.op, "upsert", upsert)
@@ -145,7 +147,7 @@ def test_no_thread_outlives_the_sync(scripted, project, monkeypatch, ending):
 
     assert result.ok == (ending == "success"), result.output
     assert during == {"fpr-fetch_0", "fpr-deadline"}  # one fetching thread and one watchdog while pages are written
-    assert fetch_threads() == []
+    assert fetch_threads() - before == set()
 
 
 def test_a_fetch_that_fails_before_its_request_leaves_never_holds_up_the_sync():
@@ -210,7 +212,7 @@ def test_ctrl_c_taken_by_another_thread_reaches_the_main_one_while_it_waits_for_
 
 def test_leaving_the_fetcher_waits_for_its_thread_to_end():
     """The sync stops while a page is being fetched: stop() is called, and the fetch is waited for, not left running."""
-    stopping, finished = threading.Event(), threading.Event()
+    stopping, finished, before = threading.Event(), threading.Event(), fetch_threads()
 
     def page_that_ends_after_stop(cursor, number):
         stopping.wait(30)
@@ -221,4 +223,4 @@ def test_leaving_the_fetcher_waits_for_its_thread_to_end():
         fetcher.fetch("c1", 2)
 
     assert finished.is_set()
-    assert fetch_threads() == []
+    assert fetch_threads() - before == set()
