@@ -77,7 +77,7 @@ COLUMNS = {
 # 200) if the API struggles with large pages.
 DEFAULT_PAGE_SIZE = 200
 
-# How patiently one request is retried: exponential backoff with full jitter, a server's
+# How patiently one request is retried: exponential backoff with half of each wait jittered, a server's
 # Retry-After taken as the least wait, and at most wait_budget seconds of waiting per request.
 RETRY_POLICY = RetryPolicy(
     attempts=6,

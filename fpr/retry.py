@@ -35,15 +35,24 @@ class RetryPolicy:
     wait_budget: float
 
     def backoff(self, retry_number: int) -> float:
-        """Exponential backoff with full jitter: uniform in [0, min(cap, base x 2^(n-1))]."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** max(retry_number - 1, 0))
-        return random.uniform(0, ceiling)
+        """Exponential backoff with equal jitter: uniform in [c/2, c], where c = min(cap, base x 2^(n-1)).
+
+        Half of each wait is fixed so that no draw of the jitter turns the retries into a burst: the six
+        attempts of connector.py's policy span at least 15.5 s of waits. The other half spreads apart
+        connections that failed together.
+        """
+        ceiling = self.backoff_ceiling(retry_number)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def backoff_ceiling(self, retry_number: int) -> float:
+        """The longest backoff before retry number `retry_number` (1 for the first)."""
+        return min(self.backoff_cap, self.backoff_base * 2 ** max(retry_number - 1, 0))
 
     def wait(self, retry_number: int, retry_after: float = None) -> float:
         """Seconds to wait before retry number `retry_number` (1 for the first).
 
-        A server's Retry-After is a floor, not a replacement: "Retry-After: 0" or a date already
-        past from a busy server must not turn six attempts into a burst of six requests.
+        A server's Retry-After is a floor, not a replacement: "Retry-After: 0", a date already past
+        or a value that cannot be read (None) waits exactly what the same retry of a 503 waits.
         """
         own = self.backoff(retry_number)
         if retry_after is None:

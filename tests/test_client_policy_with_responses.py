@@ -6,6 +6,7 @@ Expected messages are written out in full; where a sync runs, the test also read
 """
 
 import dataclasses
+import random
 import socket
 import ssl
 import threading
@@ -100,6 +101,35 @@ def test_retry_after_is_a_floor_under_the_backoff_never_a_replacement(api, no_ba
 
     assert no_backoff_sleep == waits
     assert len(api.calls) == len(waits) + 1
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["0", formatdate(fpr.retry.time() - 3600, usegmt=True), "soon", "-5", "1e3", "Wed, 32 Foo 2026 99:00:00 GMT"],
+    ids=["zero", "a date past", "a word", "negative", "exponent", "a malformed date"],
+)
+def test_a_retry_after_of_zero_past_or_unreadable_never_waits_less_than_a_503(
+    api, monkeypatch, no_backoff_sleep, retry_after
+):
+    """With the same draws of the jitter, each wait is the one a 503 naming no delay gets, on every seed."""
+    for seed in range(20):
+        monkeypatch.setattr(fpr.retry.random, "uniform", random.Random(seed).uniform)
+        answers(api, *[503] * 6)
+        with pytest.raises(FprError):
+            client().get_page(None, 1)
+        after_503 = list(no_backoff_sleep)
+        no_backoff_sleep.clear()
+
+        monkeypatch.setattr(fpr.retry.random, "uniform", random.Random(seed).uniform)
+        answers(api, *[429] * 6, headers={"Retry-After": retry_after})
+        with pytest.raises(FprError):
+            client().get_page(None, 1)
+        after_429 = list(no_backoff_sleep)
+        no_backoff_sleep.clear()
+
+        assert len(after_429) == len(after_503) == 5
+        assert all(ours >= theirs for ours, theirs in zip(after_429, after_503, strict=True)), (seed, after_429)
+        assert sum(after_429) >= 15.5  # half of each backoff is fixed: 0.5 + 1 + 2 + 4 + 8 at the least
 
 
 def test_a_retry_after_date_in_the_future_is_waited_for(api, no_backoff_sleep):

@@ -1,8 +1,11 @@
 """Transient faults are retried patiently, logged, and never change what lands."""
 
+import random
+
 import pytest
 from conftest import Project, as_served, configuration_for, sample_record, scripted_configuration, served_records
 
+import fpr.retry
 from connector import RETRY_POLICY
 from fpr_local_api.faults import FaultPlan
 
@@ -48,11 +51,41 @@ def test_each_retry_is_logged_with_its_reason_and_wait(make_api, project, no_bac
     assert len(no_backoff_sleep) == 3
 
 
-def test_backoff_is_exponential_with_full_jitter():
+def test_backoff_is_exponential_with_half_of_each_wait_fixed_and_half_jittered():
     for retry_number, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (6, 30.0), (20, 30.0)]:
         waits = [RETRY_POLICY.backoff(retry_number) for _ in range(300)]
-        assert all(0 <= wait <= ceiling for wait in waits)
-        assert max(waits) > ceiling * 0.8 and min(waits) < ceiling * 0.2  # spread over the whole range
+        assert all(ceiling / 2 <= wait <= ceiling for wait in waits)
+        assert max(waits) > ceiling * 0.9 and min(waits) < ceiling * 0.6  # spread over the upper half
+
+
+def test_a_backoff_whose_jitter_draws_nothing_still_waits_half_its_ceiling(monkeypatch):
+    monkeypatch.setattr(fpr.retry.random, "uniform", lambda low, high: low)
+
+    assert [RETRY_POLICY.wait(retry, None) for retry in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 8.0]
+    assert [RETRY_POLICY.wait(retry, 0.0) for retry in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 8.0]
+
+
+@pytest.mark.parametrize("retry_after", ["retry-after=0", "retry-after-date=-3600", "retry-after=soon"])
+def test_a_429_saying_now_or_past_or_nothing_readable_waits_as_long_as_a_503(
+    make_api, tmp_path, monkeypatch, no_backoff_sleep, retry_after
+):
+    """Requests 2 to 4 fail; with the same draws of the jitter, the 429s wait exactly what the 503s wait."""
+
+    def waits_of_a_sync(name, fault):
+        monkeypatch.setattr(fpr.retry.random, "uniform", random.Random(3).uniform)
+        no_backoff_sleep.clear()
+        server = make_api(size=150, faults=",".join(f"{request}={fault}" for request in (2, 3, 4)))
+        project = Project(tmp_path / name)
+        result = project.sync(configuration_for(server))
+        assert result.ok, result.output
+        assert project.query("SELECT count(*) FROM tester.fpr_records") == [(150,)]
+        return list(no_backoff_sleep)
+
+    after_503 = waits_of_a_sync("after-503", "status:503")
+    after_429 = waits_of_a_sync("after-429", f"status:429;{retry_after}")
+
+    assert len(after_429) == 3 and after_429 == after_503
+    assert sum(after_429) >= 0.5 + 1 + 2  # half of each backoff is fixed
 
 
 def test_retry_after_in_seconds_is_honoured(make_api, project, no_backoff_sleep):
