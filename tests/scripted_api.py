@@ -74,7 +74,7 @@ class ScriptedApi:
             self._answers.clear()
             self.calls.clear()
 
-    def wait_for_calls(self, count, timeout=10.0):
+    def wait_for_calls(self, count, timeout=60.0):
         """Waits until `count` requests have arrived; returns whether they did."""
         with self._arrived:
             return self._arrived.wait_for(lambda: len(self.calls) >= count, timeout)

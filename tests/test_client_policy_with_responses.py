@@ -365,10 +365,10 @@ def test_stopping_the_sync_ends_a_wait_between_retries_at_once(api, monkeypatch)
     outcome = []
     fetch = threading.Thread(target=lambda: outcome.append(_raised(stopping.get_page, "c1", 2)), daemon=True)
     fetch.start()
-    assert waiting.wait(10)
+    assert waiting.wait(60)
 
     stopping.stop()
-    fetch.join(10)
+    fetch.join(60)  # at once, unless the machine is very busy: far from the 100 s asked for
 
     assert not fetch.is_alive()
     assert outcome == ["SyncStopping: page 2: the sync is stopping"]
@@ -478,7 +478,7 @@ def test_a_wait_before_a_retry_lasts_its_seconds_unless_the_sync_stops():
 
     assert not ended.wait(0.2)  # still waiting
     stop.set()
-    assert ended.wait(5)  # the stop ended the wait at once
+    assert ended.wait(60)  # the stop ended the wait at once, not after 600 s
     finished = threading.Event()
     threading.Thread(target=lambda: (REAL_PAUSE(0.05, threading.Event()), finished.set()), daemon=True).start()
-    assert finished.wait(5)  # and a short wait ends by itself
+    assert finished.wait(60)  # and a short wait ends by itself

@@ -228,7 +228,7 @@ def test_the_command_line_starts_with_changes_applied(tmp_path):
         assert status.json() == {"records": 23, "last_seq": 25, "requests": 0}
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=60)
 
 
 def _end_cursor(server):
@@ -317,7 +317,7 @@ def read_until(sock, marker):
     return data
 
 
-def wait_for(condition, seconds=10):
+def wait_for(condition, seconds=60):
     """Polls `condition` until it is true or `seconds` pass; returns its last value. Bounded, not a sleep."""
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:

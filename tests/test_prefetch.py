@@ -160,7 +160,7 @@ def test_a_fetch_that_fails_before_its_request_leaves_never_holds_up_the_sync():
     with PageFetcher(unreachable, stop=lambda: None, request_sent=never_sent) as fetcher:
         fetching = threading.Thread(target=fetcher.fetch, args=("c1", 2), daemon=True)
         fetching.start()
-        fetching.join(10)
+        fetching.join(60)
         assert not fetching.is_alive()
         with pytest.raises(FprError, match="^page 2: could not reach the API$"):
             fetcher.result()
@@ -190,7 +190,7 @@ def test_ctrl_c_taken_by_another_thread_reaches_the_main_one_while_it_waits_for_
     release = threading.Event()
 
     def slow_page(cursor, number):
-        release.wait(30)
+        release.wait(300)
 
     def ctrl_c_from_here():
         while not _main_thread_waits_for_a_page():  # only a signal arriving during the wait tells anything
@@ -205,7 +205,7 @@ def test_ctrl_c_taken_by_another_thread_reaches_the_main_one_while_it_waits_for_
             started = time.monotonic()
             with pytest.raises(Stopped):
                 fetcher.result()
-            assert time.monotonic() - started < 5  # not when the page came (30 s)
+            assert time.monotonic() - started < 60  # not when the page came (300 s), however busy the machine
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -155,4 +155,4 @@ def test_a_tls_handshake_trickling_in_is_cut_at_the_deadline(tls_api, tmp_path, 
         result.output
     )
     assert relay.connections == 6 and result.state == {}
-    assert seconds < 20  # six attempts of about a second each, not a certificate at 20 bytes a second
+    assert seconds < 60  # six attempts of about a second each, not a certificate at 20 bytes a second (minutes)

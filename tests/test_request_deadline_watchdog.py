@@ -40,35 +40,50 @@ def expiring(seconds, watchdog):
 
 def test_a_request_still_running_at_its_deadline_is_expired(watchdog):
     with expiring(0.2, watchdog) as deadline:
-        assert deadline.expired_event.wait(10)
+        assert deadline.expired_event.wait(60)
     assert deadline.expired and not deadline.stopped
 
 
 def test_a_shorter_deadline_set_after_a_longer_one_expires_on_time(watchdog):
-    started = time.monotonic()
-    with expiring(600, watchdog) as long_one, expiring(0.2, watchdog) as short_one:
-        assert short_one.expired_event.wait(10)
-        assert time.monotonic() - started < 5  # not left waiting behind the 600 s one
-        assert not long_one.expired
+    with expiring(600, watchdog) as long_one:
+        assert sleeping_until_the_next_deadline(watchdog)  # now only a wake-up can make it notice a shorter one
+        with expiring(0.2, watchdog) as short_one:
+            assert short_one.expired_event.wait(60)  # not left waiting behind the 600 s one
+            assert not long_one.expired
+
+
+def sleeping_until_the_next_deadline(watchdog) -> bool:
+    """Waits (up to 60 s) until the watchdog's thread sleeps on its condition."""
+    ends = time.monotonic() + 60
+    while not watchdog._condition._waiters:  # the threads waiting on the condition (CPython's Condition)
+        if time.monotonic() > ends:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_a_request_that_ended_in_time_is_never_expired(watchdog):
-    with expiring(0.3, watchdog) as ended:
-        pass
-    with expiring(0.6, watchdog) as later:  # the watchdog wakes at 0.3 s for the ended one, then expires this one
-        assert later.expired_event.wait(10)
+    for _ in range(5):  # a busy machine may hold this thread past the deadline, which then rightly expires
+        started = time.monotonic()
+        with expiring(1.0, watchdog) as ended:
+            pass
+        if time.monotonic() - started < 0.5:
+            break
+    with expiring(1.3, watchdog) as later:  # the watchdog wakes at 1 s for the ended one, then expires this one
+        assert later.expired_event.wait(60)
     assert not ended.expired
 
 
 def test_deadlines_expire_in_the_order_they_are_due(watchdog):
     order = []
-    deadlines = [expiring(seconds, watchdog) for seconds in (0.5, 0.1, 0.3)]
+    # Due 0.5 s apart: the order holds unless this thread is held 0.5 s between two of its lines.
+    deadlines = [expiring(seconds, watchdog) for seconds in (1.2, 0.2, 0.7)]
     for deadline in deadlines:
         deadline.expired_event = _Recorder(order, deadline.seconds)
         deadline.__enter__()
     try:
-        assert deadlines[0].expired_event.wait(10)
-        assert order == [0.1, 0.3, 0.5]
+        assert deadlines[0].expired_event.wait(60)
+        assert order == [0.2, 0.7, 1.2]
     finally:
         for deadline in deadlines:
             deadline.__exit__(None, None, None)
