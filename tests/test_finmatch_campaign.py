@@ -9,10 +9,12 @@ import shutil
 
 import duckdb
 import pytest
-from finmatch_campaign import Target, campaigns_for
-from finmatch_data import DuckDBBackend, FprData
-from finmatch_match import Matcher, rank_products
 from test_finmatch_app import LIVE, campaign_frame, sql
+
+from finmatch.analysis.campaign import Target, campaigns_for
+from finmatch.analysis.match import Matcher, rank_products
+from finmatch.data.backends import DuckDBBackend
+from finmatch.data.fpr_data import FprData
 
 K = 10  # PRIOR_STRENGTH, as documented
 Z = 1.6448536269514722  # 90 % two-sided

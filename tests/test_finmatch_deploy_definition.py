@@ -1,17 +1,18 @@
 """FinMatch's deployment: app/snowflake.yml ships every module the app imports, and `make deploy-app` speaks plainly.
 
 The definition is loaded and bundled by the Snowflake CLI's own code (tools/finmatch_definition.py, run with
-.venv-snow's Python, offline). The modules the app needs are found here by parsing the imports of app/*.py
-from the main file on, following every local module: each must be a declared artifact and in the CLI's
-bundle, so a module added to the app but not to the definition fails this file before Snowsight fails on
-its import. `make deploy-app` is run without a connection (one line saying what to set), against a
-connection to a loopback port that refuses it (a short error, no traceback, no secret), and with a
-stand-in for the CLI that answers as a successful deploy does (it ends with the app's URL).
+.venv-snow's Python, offline). The modules the app needs are found here by parsing the imports of app/ from
+the main file on, following every local module into the finmatch package: each must be a declared artifact
+and in the CLI's bundle, so a module added to the app but not to the definition fails this file before
+Snowsight fails on its import. The package is declared as a whole (every .py file under app/finmatch/), so
+a module added inside it is uploaded without touching the definition. `make deploy-app` is run without a
+connection (one line saying what to set), against a connection to a loopback port that refuses it (a short
+error, no traceback, no secret), and with a stand-in for the CLI that answers as a successful deploy does (it
+ends with the app's URL).
 These tests need .venv-snow (`make snow-cli`, which .ci/run makes): without it they skip, except in CI.
 """
 
 import ast
-import fnmatch
 import json
 import os
 import shutil
@@ -117,21 +118,33 @@ def local_modules(app_dir: Path, main_file: str) -> set:
     return reached
 
 
-def declared(path: str, artifacts: list) -> bool:
-    """Whether an artifact (a file, a folder or a glob, relative to app/) names the file."""
+def declared(path: str, artifacts: list, app_dir: Path) -> bool:
+    """Whether an artifact (a file, a folder or a glob, relative to app/) names the file. A glob is expanded as the
+    CLI expands it, in app_dir: `**` matches any number of folders, none included."""
     return any(
-        path == src.rstrip("/") or path.startswith(src.rstrip("/") + "/") or fnmatch.fnmatchcase(path, src)
+        path == src.rstrip("/")
+        or path.startswith(src.rstrip("/") + "/")
+        or (any(sign in src for sign in "*?[") and path in globbed(app_dir, src))
         for src in artifacts
     )
+
+
+def globbed(app_dir: Path, pattern: str) -> set:
+    return {found.relative_to(app_dir).as_posix() for found in app_dir.glob(pattern) if found.is_file()}
 
 
 def undeployed(app_dir: Path, entity: dict) -> dict:
     """The files the app needs that the definition leaves out: not declared, and not in the CLI's bundle."""
     needed = local_modules(app_dir, entity["main_file"]) | {ENVIRONMENT_FILE}
     return {
-        "not declared": sorted(path for path in needed if not declared(path, entity["artifacts"])),
+        "not declared": sorted(path for path in needed if not declared(path, entity["artifacts"], app_dir)),
         "not bundled": sorted(needed - set(entity["bundled"])),
     }
+
+
+def package_files(app_dir: Path) -> set:
+    """Every Python file of the finmatch package, in its folders."""
+    return {path.relative_to(app_dir).as_posix() for path in (app_dir / "finmatch").rglob("*.py")}
 
 
 @pytest.fixture(scope="module")
@@ -153,26 +166,53 @@ def test_every_module_the_app_imports_and_environment_yml_are_declared_and_bundl
 
     missing = undeployed(APP_DIR, entity)
     assert missing == {"not declared": [], "not bundled": []}, f"add to artifacts in app/snowflake.yml: {missing}"
-    # the walk does follow the imports: the main file alone would prove nothing
-    assert {"finmatch_data.py", "finmatch_settings.py"} <= local_modules(APP_DIR, entity["main_file"])
+    # the walk does follow the imports, into every layer of the package: the main file alone would prove nothing
+    assert {
+        "finmatch/__init__.py",
+        "finmatch/tabs/__init__.py",
+        "finmatch/tabs/overview.py",
+        "finmatch/analysis/match.py",
+        "finmatch/data/__init__.py",
+        "finmatch/data/fpr_data.py",
+        "finmatch/settings.py",
+    } <= local_modules(APP_DIR, entity["main_file"])
+
+
+def test_the_whole_package_is_uploaded_beside_the_main_file(definition):
+    _, entity = the_streamlit(definition)
+
+    every_module = package_files(APP_DIR)
+    assert len(every_module) > 20 and every_module <= set(entity["bundled"])
+    # the package keeps its folders on the stage, so `import finmatch.data.fpr_data` finds it there too
+    assert {"finmatch/data/fpr_data.py", "finmatch/tabs/match.py", "finmatch/analysis/match.py"} <= every_module
 
 
 def test_the_cli_uploads_exactly_the_declared_files(definition):
     _, entity = the_streamlit(definition)
 
-    # nothing beside them (requirements files, .streamlit/, snowflake.yml) reaches the stage
-    assert sorted(entity["bundled"]) == sorted(entity["artifacts"])
+    # nothing beside them (requirements files, .streamlit/, snowflake.yml, compiled caches) reaches the stage
+    assert sorted(entity["bundled"]) == sorted({entity["main_file"], ENVIRONMENT_FILE} | package_files(APP_DIR))
+    assert all(declared(path, entity["artifacts"], APP_DIR) for path in entity["bundled"])
 
 
-def test_a_module_imported_but_not_in_the_definition_is_caught(snow_python, tmp_path):
+def plant_module(app_copy: Path, path: str, imported_as: str) -> None:
+    """A module at `path` in the app's copy, imported by Match's analysis (which the main file reaches through the
+    Match tab: the planted module is steps further)."""
+    (app_copy / path).write_text("PLANTED = 1\n")
+    match_module = app_copy / "finmatch" / "analysis" / "match.py"
+    match_module.write_text(f"from {imported_as} import PLANTED  # noqa: F401\n" + match_module.read_text())
+
+
+def test_a_module_beside_the_package_is_caught_one_inside_it_is_uploaded_as_it_is(snow_python, tmp_path):
     app_copy = tmp_path / "app"
     shutil.copytree(APP_DIR, app_copy, ignore=shutil.ignore_patterns("output", "__pycache__"))
-    (app_copy / "finmatch_planted.py").write_text("PLANTED = 1\n")
-    match_module = app_copy / "finmatch_match.py"  # imported by the main file: the planted module is one step further
-    match_module.write_text("from finmatch_planted import PLANTED  # noqa: F401\n" + match_module.read_text())
+    plant_module(app_copy, "finmatch_planted.py", "finmatch_planted")  # beside the package: not declared
+    plant_module(app_copy, "finmatch/data/planted.py", "finmatch.data.planted")  # inside it: no change needed
 
     _, entity = the_streamlit(load_definition(snow_python, app_copy, tmp_path / "home"))
 
+    assert {"finmatch_planted.py", "finmatch/data/planted.py"} <= local_modules(app_copy, entity["main_file"])
+    assert "finmatch/data/planted.py" in entity["bundled"]
     assert undeployed(app_copy, entity) == {
         "not declared": ["finmatch_planted.py"],
         "not bundled": ["finmatch_planted.py"],

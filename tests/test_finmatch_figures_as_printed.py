@@ -14,9 +14,12 @@ from datetime import date, timedelta
 
 import duckdb
 import pytest
-from finmatch_data import DuckDBBackend, Filters, FprData, SnowparkBackend, forget_derived_data
-from finmatch_insights import FOCUS_AREAS, computed_insight, gather_statistics
 from test_finmatch_in_snowflake import StandInSession
+
+from finmatch.analysis.insights import FOCUS_AREAS, computed_insight, gather_statistics
+from finmatch.data.backends import DuckDBBackend, SnowparkBackend, forget_derived_data
+from finmatch.data.filters import Filters
+from finmatch.data.fpr_data import FprData
 
 TODAY = date(2025, 7, 1)
 LIVE_RECORDS = 40

@@ -10,9 +10,12 @@ from datetime import date
 
 import duckdb
 import pytest
-from finmatch_data import DuckDBBackend, Filters, FprData
-from finmatch_insights import FOCUS_AREAS, computed_insight, cortex_prompt, gather_statistics
 from test_finmatch_app import ACCEPTED, DECIDED, LIVE, SALE_AFTER_ACCEPTANCE, sql
+
+from finmatch.analysis.insights import FOCUS_AREAS, computed_insight, cortex_prompt, gather_statistics
+from finmatch.data.backends import DuckDBBackend
+from finmatch.data.filters import Filters
+from finmatch.data.fpr_data import FprData
 
 MIN_GROUP_RECORDS = 30  # as documented
 TODAY = date(2025, 7, 1)

@@ -2,7 +2,7 @@
 
 Locally the cards, the charts' counts, Who to act on and Match's customer products are answered from
 tables FinMatch keeps per warehouse version (sums per day, the most urgent open recommendations, the
-per-customer profiles; see finmatch_local.py); in Snowflake each is one statement over FPR_RECORDS. Here
+per-customer profiles; see app/finmatch/data/local.py); in Snowflake each is one statement over FPR_RECORDS. Here
 both run on the same warehouse, the Snowflake side through the stand-in session (each statement parsed as
 Snowflake SQL and run as its DuckDB translation), for many choices of filters, and must agree.
 """
@@ -11,15 +11,19 @@ import shutil
 from datetime import date, timedelta
 
 import duckdb
-import finmatch_local
 import pandas as pd
 import pytest
-from finmatch_campaign import campaigns_for
-from finmatch_data import DuckDBBackend, Filters, FprData, SnowparkBackend, forget_derived_data
-from finmatch_match import Matcher, cells_from, rank_products
 from test_finmatch_app import LIVE, sql
 from test_finmatch_campaign import campaign_tools
 from test_finmatch_in_snowflake import StandInSession
+
+import finmatch.data.local
+from finmatch.analysis.campaign import campaigns_for
+from finmatch.analysis.match import Matcher, rank_products
+from finmatch.data.backends import DuckDBBackend, SnowparkBackend, forget_derived_data
+from finmatch.data.cells import cells_from
+from finmatch.data.filters import Filters
+from finmatch.data.fpr_data import FprData
 
 TODAY = date(2025, 7, 1)
 KEYS = ("status", "stage", "product_type", "segment")
@@ -116,21 +120,21 @@ def test_the_cards_and_both_compared_periods_equal_the_snowflake_statements(finm
         assert_same_kpis(local.kpis(filters), snowflake.kpis(filters))
 
 
-@pytest.mark.parametrize("kept", [finmatch_local.ACTION_TOP_ROWS, 40])
+@pytest.mark.parametrize("kept", [finmatch.data.local.ACTION_TOP_ROWS, 40])
 def test_who_to_act_on_equals_the_snowflake_statement_whether_or_not_the_kept_rows_suffice(
     finmatch_warehouse, monkeypatch, kept
 ):
     """With 40 kept the broad selections are answered from them and the narrow ones read the table."""
-    monkeypatch.setattr(finmatch_local, "ACTION_TOP_ROWS", kept)
+    monkeypatch.setattr(finmatch.data.local, "ACTION_TOP_ROWS", kept)
     answered = []
-    original = finmatch_local.open_recommendations
+    original = finmatch.data.local.open_recommendations
 
     def recording(*args):
         answer = original(*args)
         answered.append(answer is not None)
         return answer
 
-    monkeypatch.setattr(finmatch_local, "open_recommendations", recording)
+    monkeypatch.setattr(finmatch.data.local, "open_recommendations", recording)
     local, snowflake = both(finmatch_warehouse)
     for filters in filter_choices(finmatch_warehouse):
         for limit in (5, 50):

@@ -9,9 +9,11 @@ import shutil
 
 import duckdb
 import pytest
-from finmatch_match import Holdout, rank_products
 from test_finmatch_app import LIVE, choose_customer, dataframe_with, sql
 from test_finmatch_campaign import campaign_tools
+
+from finmatch.analysis.holdout import Holdout
+from finmatch.analysis.match import rank_products
 
 BAND = (
     "CASE WHEN {0} IS NULL THEN NULL WHEN {0} < 0.25 THEN 'Low' WHEN {0} < 0.5 THEN 'Medium-Low' "

@@ -6,7 +6,8 @@ percent; scores to three decimals; a missing figure as "n/a".
 """
 
 import pytest
-from finmatch_insights import compact_money, money, score, share
+
+from finmatch.formats import compact_money, money, score, share
 
 
 @pytest.mark.parametrize(

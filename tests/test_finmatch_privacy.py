@@ -7,7 +7,8 @@ that through the whole app); here each rule is pinned alone.
 
 import pandas as pd
 import pytest
-from finmatch_privacy import Access, decide_access, mask_email, mask_id, mask_name, mask_personal, redact
+
+from finmatch.privacy import Access, decide_access, mask_email, mask_id, mask_name, mask_personal, redact
 
 
 class Backend:

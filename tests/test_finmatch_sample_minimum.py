@@ -11,9 +11,12 @@ from datetime import date
 
 import duckdb
 import pytest
-from finmatch_data import DuckDBBackend, Filters, FprData
-from finmatch_insights import FOCUS_AREAS, computed_insight, cortex_prompt, gather_statistics
-from finmatch_match import Holdout
+
+from finmatch.analysis.holdout import Holdout
+from finmatch.analysis.insights import FOCUS_AREAS, computed_insight, cortex_prompt, gather_statistics
+from finmatch.data.backends import DuckDBBackend
+from finmatch.data.filters import Filters
+from finmatch.data.fpr_data import FprData
 
 TODAY = date(2025, 7, 1)
 LIVE_IDS = "SELECT record_id FROM tester.fpr_records WHERE NOT coalesce(_fivetran_deleted, false)"

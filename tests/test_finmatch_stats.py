@@ -8,7 +8,8 @@ arithmetic written out in the test.
 import math
 
 import pytest
-from finmatch_stats import exceeds_noise, mean_change_z, proportion_change_z, total_change_z, wilson_interval
+
+from finmatch.stats import exceeds_noise, mean_change_z, proportion_change_z, total_change_z, wilson_interval
 
 Z90 = 1.6448536269514722  # the normal's 95th percentile: a two-sided 90 % interval
 

@@ -8,10 +8,14 @@ from datetime import date
 
 import duckdb
 import pytest
-from finmatch_data import DuckDBBackend, Filters, FprData, affinity_band_sql
-from finmatch_insights import comparable, computed_insight, cortex_prompt, gather_statistics
-from finmatch_match import Holdout
 from test_finmatch_figures_as_printed import forty_known_records
+
+from finmatch.analysis.holdout import Holdout
+from finmatch.analysis.insights import comparable, computed_insight, cortex_prompt, gather_statistics
+from finmatch.data.backends import DuckDBBackend
+from finmatch.data.filters import Filters
+from finmatch.data.fpr_data import FprData
+from finmatch.data.sql import affinity_band_sql
 
 TODAY = date(2025, 7, 1)
 

@@ -20,7 +20,6 @@ a JSON file, so that two versions of the app can be compared on the same warehou
 """
 
 import argparse
-import importlib
 import json
 import os
 import resource
@@ -264,10 +263,10 @@ def run_once(warehouse, record_figures, match_first=False, think=0.0):
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # AppTest runs without a server, and says so
     from streamlit.testing.v1 import AppTest
 
+    from finmatch.data.backends import forget_derived_data  # main() puts the app's folder on sys.path
+
     st.cache_data.clear()
-    forget_derived = getattr(importlib.import_module("finmatch_data"), "forget_derived_data", None)
-    if forget_derived:  # what Reload data does: tables derived in memory are computed again
-        forget_derived()
+    forget_derived_data()  # what Reload data does: tables derived in memory are computed again
     at = AppTest.from_file(str(APP), default_timeout=600)
     times, shown = {}, {}
     started, processor = time.perf_counter(), cpu_seconds()

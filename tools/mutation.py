@@ -55,7 +55,7 @@ class Group:
 
 
 def dotted_name(module: str) -> str:
-    """fpr/safe_log.py -> fpr.safe_log; app/finmatch_privacy.py -> finmatch_privacy (moved to src/ in the copy)."""
+    """fpr/safe_log.py -> fpr.safe_log; app/finmatch/privacy.py -> finmatch.privacy (moved to src/ in the copy)."""
     return copied_path(module).removeprefix("src/").removesuffix(".py").replace("/", ".")
 
 
@@ -79,7 +79,7 @@ GROUPS = (
     ),
     Group(
         "privacy",
-        ("app/finmatch_privacy.py",),
+        ("app/finmatch/privacy.py",),
         ("tests/test_finmatch_privacy.py",),
         1.0,
     ),
@@ -132,51 +132,61 @@ GROUPS = (
 FINMATCH_GROUPS = (
     Group(
         "FinMatch acceptance",
-        ("app/finmatch_data.py", "app/finmatch_local.py"),
+        (
+            "app/finmatch/data/kpis.py",
+            "app/finmatch/data/answers.py",
+            "app/finmatch/data/sql.py",
+            "app/finmatch/data/fpr_data.py",
+            "app/finmatch/data/local.py",
+        ),
         FINMATCH_FIGURES_TESTS,
         0.9,
         (
             # accepted / decided, the open share, averages and spreads, per selection, period and group
-            "finmatch_data.x__kpi_figures*",
-            "finmatch_data.x__added*",
-            "finmatch_data.x__with_acceptance*",
-            "finmatch_data.x__ratio*",
-            "finmatch_data.x_ratio_sql*",
-            "finmatch_data.xǁFprDataǁkpis*",
-            "finmatch_data.xǁFprDataǁacceptance_by*",
+            "finmatch.data.kpis.*",
+            "finmatch.data.answers.x_with_acceptance*",
+            "finmatch.data.answers.x_ratio*",
+            "finmatch.data.sql.x_ratio_sql*",
+            "finmatch.data.fpr_data.xǁFprDataǁkpis*",
+            "finmatch.data.fpr_data.xǁFprDataǁacceptance_by*",
             # the same figures answered locally from sums per day
-            "finmatch_local.x_kpis*",
-            "finmatch_local.x__selected*",
-            "finmatch_local.x__within*",
-            "finmatch_local.x__with_status_counts*",
+            "finmatch.data.local.x_kpis*",
+            "finmatch.data.local.x__selected*",
+            "finmatch.data.local.x__within*",
+            "finmatch.data.local.x__with_status_counts*",
         ),
     ),
     Group(
         "FinMatch thresholds",
-        ("app/finmatch_stats.py", "app/finmatch_insights.py", "app/finmatch_data.py", "app/finmatch_match.py"),
+        (
+            "app/finmatch/stats.py",
+            "app/finmatch/analysis/insights.py",
+            "app/finmatch/data/sql.py",
+            "app/finmatch/analysis/holdout.py",
+        ),
         ("tests/test_finmatch_stats.py", "tests/test_finmatch_thresholds.py", *FINMATCH_FIGURES_TESTS),
         0.9,
         (
-            # intervals and the noise test (every function of finmatch_stats)
-            "finmatch_stats.*",
+            # intervals and the noise test (every function of stats.py)
+            "finmatch.stats.*",
             # the sample minimum: which groups the insights may name, whether the holdout check is trusted
-            "finmatch_insights.x_comparable*",
-            "finmatch_match.xǁHoldoutǁ*",
+            "finmatch.analysis.insights.x_comparable*",
+            "finmatch.analysis.holdout.xǁHoldoutǁ*",
             # the affinity threshold: the bands, and the high-affinity count the insights quote
-            "finmatch_data.x_affinity_band_sql*",
-            "finmatch_insights.x_gather_statistics*",
+            "finmatch.data.sql.x_affinity_band_sql*",
+            "finmatch.analysis.insights.x_gather_statistics*",
         ),
     ),
     Group(
         "FinMatch number formats",
-        ("app/finmatch_insights.py",),
+        ("app/finmatch/formats.py",),
         ("tests/test_finmatch_number_formats.py", "tests/test_finmatch_figures_as_printed.py"),
         0.9,
         (
-            "finmatch_insights.x_money*",
-            "finmatch_insights.x_compact_money*",
-            "finmatch_insights.x_share*",
-            "finmatch_insights.x_score*",
+            "finmatch.formats.x_money*",
+            "finmatch.formats.x_compact_money*",
+            "finmatch.formats.x_share*",
+            "finmatch.formats.x_score*",
         ),
     ),
 )
@@ -226,7 +236,7 @@ COMPLETED = "completed"
 # Besides its test files, what a group's tests run through: the code of its side (the app, or the connector and
 # the local API) and the tests' shared helpers.
 SHARED = ("tests/conftest.py", "tests/scripted_api.py", "tests/connector_process.py", "pytest.ini")
-APP_CODE = ("app/*.py",)
+APP_CODE = ("app/**/*.py",)
 CONNECTOR_CODE = ("connector.py", "fpr/*.py", "fpr_local_api/**/*.py")
 
 
@@ -262,17 +272,18 @@ def prepare_copy(group: Group) -> Path:
         if (ROOT / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, copy / name)
-    for module in (module for module in group.modules if module.startswith("app/")):
-        # FinMatch's modules are imported by their bare names ("import finmatch_privacy"), and mutmut names a
-        # mutant after its path, dropping only a leading "src/": moved there, the two names agree.
+    if any(module.startswith("app/") for module in group.modules):
+        # FinMatch's modules are imported from its package ("import finmatch.privacy"), and mutmut names a mutant
+        # after its path, dropping only a leading "src/": the whole package moved there, the two names agree, and
+        # no copy of the package is left in app/ to be imported instead.
         (copy / "src").mkdir(exist_ok=True)
-        (copy / module).replace(copy / "src" / Path(module).name)
+        (copy / "app" / "finmatch").replace(copy / "src" / "finmatch")
     (copy / "setup.cfg").write_text(mutmut_settings(group))
     return copy
 
 
 def copied_path(module: str) -> str:
-    return f"src/{Path(module).name}" if module.startswith("app/") else module
+    return "src/" + module.removeprefix("app/") if module.startswith("app/") else module
 
 
 def mutmut_settings(group: Group) -> str:
@@ -342,7 +353,7 @@ def change_of(copy: Path, name: str) -> tuple:
 
 
 def module_of(name: str) -> str:
-    """fpr.safe_log.x_redact__mutmut_3 -> fpr/safe_log.py; finmatch_privacy.x_mask_id__mutmut_2 -> app/..."""
+    """fpr.safe_log.x_redact__mutmut_3 -> fpr/safe_log.py; finmatch.privacy.x_mask_id__mutmut_2 -> app/finmatch/..."""
     dotted = name.split(".x_")[0].split(".xǁ")[0]
     path = dotted.replace(".", "/") + ".py"
     return path if (ROOT / path).exists() else f"app/{path}"

@@ -7,7 +7,10 @@ variables there). Locally, the environment variables named below override them.
 import os
 from pathlib import Path
 
-FILES = Path(__file__).resolve().parent.parent / "files"
+# The repository FinMatch runs from locally (this file is app/finmatch/settings.py): `make sync` writes the
+# warehouse under build/ there, and FinMatch keeps its own files in files/.
+REPOSITORY = Path(__file__).resolve().parents[2]
+FILES = REPOSITORY / "files"
 
 # Cortex models offered for the insights (AI_COMPLETE model names). The first is the default;
 # FINMATCH_CORTEX_MODEL puts another one first. Availability differs by region: a model the
@@ -44,6 +47,10 @@ INTERVAL_Z = 1.6448536269514722
 
 # Campaign lists: how many customers a list holds unless the viewer asks for more or fewer.
 CAMPAIGN_LIST_SIZE = 100
+
+# Who to act on: how many customers it lists unless the viewer asks for more or fewer; Match picks its customers
+# from the top of that list, and the insights speak of it.
+ACTION_LIST_SIZE = 50
 
 # How long query results are reused before the table is read again.
 CACHE_TTL_SECONDS = 600

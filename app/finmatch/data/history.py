@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from finmatch_settings import HISTORY_TABLE, app_database
+from finmatch.settings import HISTORY_TABLE, app_database
 
 COLUMNS = "generated_at TIMESTAMP, source VARCHAR, model VARCHAR, filters VARCHAR, sections VARCHAR"
 # In Snowflake, TIMESTAMP means whatever TIMESTAMP_TYPE_MAPPING says: the time is UTC without a zone, so say so.
@@ -49,7 +49,7 @@ class LocalHistory:
 
     def save(self, entry):
         with self._connect() as connection:
-            connection.execute(f"INSERT INTO {HISTORY_TABLE} VALUES (?, ?, ?, ?, ?)", _row(entry))  # noqa: S608
+            connection.execute(f"INSERT INTO {HISTORY_TABLE} VALUES (?, ?, ?, ?, ?)", _row(entry))
 
     def entries(self, limit=50):
         with self._connect() as connection:
@@ -94,7 +94,7 @@ def _row(entry, as_text=False):
 
 def _select(limit):
     columns = "generated_at, source, model, filters, sections"
-    return f"SELECT {columns} FROM {HISTORY_TABLE} ORDER BY generated_at DESC NULLS LAST LIMIT {int(limit)}"  # noqa: S608
+    return f"SELECT {columns} FROM {HISTORY_TABLE} ORDER BY generated_at DESC NULLS LAST LIMIT {int(limit)}"
 
 
 def _entry(row):

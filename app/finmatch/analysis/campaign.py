@@ -1,11 +1,11 @@
 """Campaign lists: for one recommended product, the customers most worth offering it to.
 
-Every customer with a live record is a candidate, profiled as Match profiles them (finmatch_match.py):
+Every customer with a live record is a candidate, profiled as Match profiles them (data/profiles.py):
 the segment and lifecycle stage of their latest record and the band of their average affinity.
 Two kinds of customer are suppressed, and counted:
 
 - those who already hold the product: any live record whose product held matches it (held names
-  are matched by finmatch_match.held_key: "Investment Account" counts as holding "Investment");
+  are matched by profiles.held_key: "Investment Account" counts as holding "Investment");
 - those already recommended it, whatever the outcome: any live record recommending it (counted by
   their furthest status: accepted, else still open, else declined).
 
@@ -18,27 +18,12 @@ customer id. All of it is one SQL statement per question on either engine.
 from dataclasses import dataclass
 
 import pandas as pd
-from finmatch_data import IS_ACCEPTED, IS_DECIDED, IS_SALE_AFTER_ACCEPTANCE, affinity_band_sql, ratio_sql
-from finmatch_match import (
-    ProductBits,
-    ProfileCodes,
-    held_names_for,
-    profiles_sql,
-    shrunk_estimate,
-)
-from finmatch_settings import INTERVAL_Z, PRIOR_STRENGTH
 
-ACCEPTED_COUNT = f"sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END)"
-DECIDED_COUNT = f"sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END)"
-PRODUCT_FIGURES_SQL = f"""
-SELECT product_recommendation AS product,
-       {DECIDED_COUNT} AS product_decided, {ACCEPTED_COUNT} AS product_accepted,
-       {ratio_sql(ACCEPTED_COUNT, DECIDED_COUNT)} AS base_rate,
-       avg(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS average_sale,
-       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) AS sales
-FROM {{table}} WHERE {{live}} AND product_recommendation IS NOT NULL
-GROUP BY product_recommendation
-"""  # noqa: S608
+from finmatch.analysis.match import shrunk_estimate
+from finmatch.data.cells import PRODUCT_FIGURES_SQL, decided_cells_sql
+from finmatch.data.profiles import ProductBits, ProfileCodes, held_names_for, profiles_sql
+from finmatch.settings import INTERVAL_Z, PRIOR_STRENGTH
+
 COUNT_NAMES = (
     "customers",
     "already_hold",
@@ -196,22 +181,6 @@ class Campaigns:
         frame["value_low"] = frame["low"] * frame["average_sale"]
         frame["value_high"] = frame["high"] * frame["average_sale"]
         return frame
-
-
-def decided_cells_sql(table, live, codes, dialect):
-    """(SQL, parameters): decided and accepted recommendations per product, record profile code and band: Match's
-    outcome cells (finmatch_match.outcome_cells_sql) summed over the holdout and the outcome, without the MD5 of
-    every record id that chooses the holdout, which a campaign does not need."""
-    code, params = codes.code_sql(dialect)
-    sql = f"""
-        SELECT product_recommendation AS product, {code} AS profile_code,
-               {affinity_band_sql("customer_product_affinity")} AS band,
-               count(*) AS decided, {ACCEPTED_COUNT} AS accepted
-        FROM {table}
-        WHERE {live} AND {IS_DECIDED} AND product_recommendation IS NOT NULL
-        GROUP BY 1, 2, 3
-    """  # noqa: S608
-    return sql, params
 
 
 def campaigns_for(data, options, products):

@@ -6,7 +6,7 @@ same formulas.
 
 import math
 
-from finmatch_settings import CHANGE_Z, INTERVAL_Z
+from finmatch.settings import CHANGE_Z, INTERVAL_Z
 
 
 def wilson_interval(successes, trials, z=INTERVAL_Z):

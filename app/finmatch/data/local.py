@@ -1,6 +1,6 @@
 """The cards, both compared periods and the charts' counts, answered locally from sums per day.
 
-In Snowflake each of these is one statement over FPR_RECORDS (finmatch_data.py). Locally (DuckDB) they
+In Snowflake each of these is one statement over FPR_RECORDS (kpis.py, breakdowns.py). Locally (DuckDB) they
 are answered from two statements instead, each much lighter on a table of millions of records:
 
 - the sums the cards need (KPI_MEASURES), and the records, per recommendation date and status, for one
@@ -12,7 +12,7 @@ are answered from two statements instead, each much lighter on a table of millio
   included), for the other charts: kept per choice without dates, and for dates that keep most records,
   those counts less the records outside the dates (fine_counts).
 
-Every figure is the same sum as its statement in finmatch_data.py, added up in another order.
+Every figure is the same sum as its statement there, added up in another order.
 
 *Who to act on* reads the most urgent open recommendations: locally the few thousand most urgent (every
 one whose action score reaches the ACTION_TOP_ROWS-th highest, ties included) are kept once per warehouse
@@ -23,30 +23,18 @@ has its list exactly from them, since every other record scores lower; a narrowe
 from datetime import date
 
 import pandas as pd
-from finmatch_data import (
-    ACCEPTED,
-    ACTION_SCORE,
-    AGE_BUCKETS,
-    DECLINED,
-    FINE_KEYS,
-    KPI_MEASURES,
-    NO_DATE,
-    OPEN_STATUSES,
-    RANKABLE,
-    Breakdowns,
-    _added,
-    _kpi_figures,
-    affinity_band_sql,
-    open_recommendations_sql,
-    ratio_sql,
-)
+
+from finmatch.data.actions import ACTION_SCORE, RANKABLE, open_recommendations_sql
+from finmatch.data.breakdowns import FINE_KEYS, Breakdowns
+from finmatch.data.kpis import KPI_MEASURES, added, kpi_figures
+from finmatch.data.sql import ACCEPTED, AGE_BUCKETS, DECLINED, NO_DATE, OPEN_STATUSES, affinity_band_sql, ratio_sql
 
 DAY_SUMS_SQL = f"""
     SELECT product_recommendation_date AS day, product_recommendation_status AS status, count(*) AS records,
            {", ".join(KPI_MEASURES)}
     FROM {{table}} WHERE {{where}}
     GROUP BY product_recommendation_date, product_recommendation_status
-"""  # noqa: S608
+"""
 FINE_SQL = f"""
     SELECT {", ".join(FINE_KEYS)}, count(*) AS records
     FROM (
@@ -56,7 +44,7 @@ FINE_SQL = f"""
       FROM {{table}} WHERE {{where}}
     ) AS selected
     GROUP BY {", ".join(FINE_KEYS)}
-"""  # noqa: S608
+"""
 COUNTED = ("records", "decided", "accepted")
 
 
@@ -66,7 +54,7 @@ def day_sums(data, filters):
     undated = filters.without_dates()
 
     def compute():
-        frame = data._run(DAY_SUMS_SQL, undated)
+        frame = data.run(DAY_SUMS_SQL, undated)
         return _with_status_counts(frame.assign(day=pd.to_datetime(frame["day"])))
 
     return data.backend.remembered(("day_sums", repr(undated)), compute)
@@ -98,18 +86,18 @@ def _within(days, period):
 
 def kpis(data, filters):
     """FprData.kpis: the KPIs of the selection."""
-    return _kpi_figures(_added(_selected(day_sums(data, filters), filters)))
+    return kpi_figures(added(_selected(day_sums(data, filters), filters)))
 
 
 def kpis_with_periods(data, filters, recent=None, before=None):
     """FprData.kpis_with_periods: (selection, recent, before) KPIs; the periods ignore the filters' dates."""
     days = day_sums(data, filters)
-    selection = _kpi_figures(_added(_selected(days, filters)))
+    selection = kpi_figures(added(_selected(days, filters)))
     if not (recent and before):
         return selection, None, None
     in_recent = _within(days, recent)
     in_before = _within(days, before) & ~in_recent  # a day in both counts as recent, as the statement's CASE says
-    return selection, _kpi_figures(_added(days[in_recent])), _kpi_figures(_added(days[in_before]))
+    return selection, kpi_figures(added(days[in_recent])), kpi_figures(added(days[in_before]))
 
 
 def breakdowns(data, filters, today):
@@ -135,10 +123,10 @@ def fine_counts(data, filters):
     """
     undated = filters.without_dates()
     if undated == filters:
-        return data.backend.remembered(("fine_counts", repr(undated)), lambda: data._run(FINE_SQL, filters))
+        return data.backend.remembered(("fine_counts", repr(undated)), lambda: data.run(FINE_SQL, filters))
     days = day_sums(data, filters)
     if 2 * int(_selected(days, filters)["records"].sum()) <= int(days["records"].sum()):
-        return data._run(FINE_SQL, filters)
+        return data.run(FINE_SQL, filters)
     where, params = undated.where(data.live, data.dialect)
     dated, dated_params = filters.date_range(data.dialect)
     outside = data.backend.query(
@@ -190,11 +178,11 @@ def action_relations(data):
         WHERE rowid IN (
           SELECT rowid FROM {table} WHERE {rankable} AND {ACTION_SCORE} >= (SELECT min(action_score) FROM cut)
         )
-    """  # noqa: S608
+    """
     customers = f"""
         SELECT {FILTERED_COLUMNS} FROM {table}
         WHERE {rankable} AND customer_id IN (SELECT customer_id FROM urgent_recommendations)
-    """  # noqa: S608
+    """
     return [("urgent_recommendations", urgent, []), ("urgent_customers_open", customers, [])]
 
 
@@ -214,8 +202,8 @@ def open_recommendations(data, filters, today, rows):
 def _every_open_recommendation_kept(data):
     def compute():
         sql = (
-            f"SELECT count(*) AS n FROM (SELECT 1 FROM {{table}} WHERE {{live}} AND {RANKABLE} LIMIT {ACTION_TOP_ROWS})"  # noqa: S608
+            f"SELECT count(*) AS n FROM (SELECT 1 FROM {{table}} WHERE {{live}} AND {RANKABLE} LIMIT {ACTION_TOP_ROWS})"
         )
-        return int(data._run(sql)["n"][0]) < ACTION_TOP_ROWS
+        return int(data.run(sql)["n"][0]) < ACTION_TOP_ROWS
 
     return data.backend.remembered(("every_open_recommendation_kept",), compute)

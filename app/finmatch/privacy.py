@@ -11,7 +11,7 @@ is no user: FINMATCH_SHOW_CUSTOMER_DATA=1 shows the data.
 import re
 from dataclasses import dataclass
 
-from finmatch_settings import local_unmask, unmask_users
+from finmatch.settings import local_unmask, unmask_users
 
 PERSONAL_COLUMNS = ("customer_id", "customer_name", "customer_email")
 

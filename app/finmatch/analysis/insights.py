@@ -9,8 +9,9 @@ recommendations is named (its rate is noise); and every sentence about a list in
 what that list actually shows.
 """
 
-from finmatch_data import Filters
-from finmatch_settings import HIGH_AFFINITY, MIN_GROUP_RECORDS
+from finmatch.data.filters import Filters
+from finmatch.formats import money, score, share
+from finmatch.settings import ACTION_LIST_SIZE, HIGH_AFFINITY, MIN_GROUP_RECORDS
 
 FOCUS_AREAS = (
     "Overall performance",
@@ -19,7 +20,6 @@ FOCUS_AREAS = (
     "Strategic recommendations",
 )
 COMPUTED_LABEL = "Computed from the figures by FinMatch (no AI model was used)."
-ACTION_LIST_SIZE = 50  # the length of the Who to act on list the insights refer to
 # Acceptance is always compared by the product recommended (what the customer accepted or declined),
 # the dimension Match ranks products by; never by the product the customer already holds.
 DIMENSIONS = (
@@ -82,28 +82,6 @@ def comparable(stats, key):
 def _best_and_worst(rows):
     ranked = sorted(rows, key=lambda row: (row["acceptance_rate"], str(row["value"])))
     return (ranked[-1], ranked[0]) if ranked else (None, None)
-
-
-def money(value):
-    return "n/a" if value is None else f"${value:,.2f}"
-
-
-def compact_money(value):
-    """Large totals in millions or thousands, so that they fit a card."""
-    if value is None:
-        return "n/a"
-    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= size:
-            return f"${value / size:,.2f}{unit}"
-    return money(value)
-
-
-def share(value):
-    return "n/a" if value is None else f"{value:.1%}"
-
-
-def score(value):
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _rate(row):
