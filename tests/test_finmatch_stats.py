@@ -9,7 +9,14 @@ import math
 
 import pytest
 
-from finmatch.stats import exceeds_noise, mean_change_z, proportion_change_z, total_change_z, wilson_interval
+from finmatch.stats import (
+    combined_moments,
+    exceeds_noise,
+    mean_change_z,
+    proportion_change_z,
+    total_change_z,
+    wilson_interval,
+)
 
 Z90 = 1.6448536269514722  # the normal's 95th percentile: a two-sided 90 % interval
 
@@ -123,3 +130,21 @@ def test_a_change_exceeds_its_noise_from_a_z_of_1_96_either_way(z, called):
 def test_the_noise_threshold_can_be_given():
     assert exceeds_noise(2.5, threshold=2.58) is False
     assert exceeds_noise(2.58, threshold=2.58) is True
+
+
+def test_moments_of_groups_combine_to_those_of_all_their_values():
+    # [1, 2] and [3, 4, 5]: means 1.5 and 4, squared deviations 0.5 and 2; together mean 3, squared deviations 10.
+    assert combined_moments([2, 3], [1.5, 4.0], [0.5, 2.0]) == (5, 3.0, 10.0)
+    assert combined_moments([2, 0, 3], [1.5, 0.0, 4.0], [0.5, 0.0, 2.0]) == (5, 3.0, 10.0)  # an empty group: nothing
+    assert combined_moments([], [], []) == (0, None, None)
+
+
+@pytest.mark.parametrize("split", [(40,), (1, 39), (7, 13, 20), (3,) * 13 + (1,), (1,) * 40])
+def test_alike_values_have_no_spread_however_they_are_grouped(split):
+    """Forty transaction values of 12345.678: sums of squares less n x mean^2 would leave about 2e-4 of noise."""
+    value = 12345.678
+    means = [sum([value] * size) / size for size in split]  # each group's mean as a database sums and divides it
+    count, mean, m2 = combined_moments(split, means, [0.0] * len(split))
+
+    assert count == 40 and mean == pytest.approx(value, rel=1e-15)
+    assert math.sqrt(m2 / 39) < 1e-9

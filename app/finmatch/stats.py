@@ -1,7 +1,7 @@
 """The little statistics FinMatch needs: intervals around estimates and whether a change exceeds its noise.
 
-Plain arithmetic on counts, sums and sums of squares the SQL returns, so that both engines feed the
-same formulas.
+Plain arithmetic on counts, sums and moments the SQL returns, so that both engines feed the same
+formulas.
 """
 
 import math
@@ -57,3 +57,19 @@ def _z(difference, variance):
 
 def exceeds_noise(z, threshold=CHANGE_Z):
     return z is not None and abs(z) >= threshold
+
+
+def combined_moments(counts, means, m2s):
+    """(count, mean, sum of squared deviations) of groups taken together, each group given by its own three.
+
+    The groups' own spreads plus the spread of their means around the whole mean: no step subtracts two
+    large, nearly equal sums, as sum of squares - n x mean^2 does, which loses every digit when the values
+    are alike. (0, None, None) without values.
+    """
+    groups = [(int(n), float(mean), float(m2 or 0.0)) for n, mean, m2 in zip(counts, means, m2s, strict=True) if n]
+    count = sum(n for n, _, _ in groups)
+    if not count:
+        return 0, None, None
+    mean = math.fsum(n * group_mean for n, group_mean, _ in groups) / count
+    m2 = math.fsum(m2 + n * (group_mean - mean) ** 2 for n, group_mean, m2 in groups)
+    return count, mean, m2

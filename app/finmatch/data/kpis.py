@@ -1,4 +1,4 @@
-"""The eight cards' figures in SQL: counts, sums and sums of squares, and the figures that follow from them.
+"""The eight cards' figures in SQL: counts, sums and moments, and the figures that follow from them.
 
 One statement (KPI_SQL, or grouped by period in FprData.kpis_with_periods) sums what the cards need;
 locally the same sums come per day (local.py). Either way `kpi_figures` turns the sums into rates,
@@ -7,6 +7,7 @@ averages and the spreads the noise test needs.
 
 from finmatch.data.answers import integer, number, ratio
 from finmatch.data.sql import IS_ACCEPTED, IS_DECIDED, IS_OPEN, IS_SALE_AFTER_ACCEPTANCE
+from finmatch.stats import combined_moments
 
 # Averages shown on the cards, by the column they average.
 AVERAGED = {
@@ -16,16 +17,17 @@ AVERAGED = {
     "transaction_value": "customer_transaction_value",
     "balance": "account_balance",
 }
-# Counts, sums and sums of squares only: they add up across groups, so one GROUP BY serves the selection and
-# both compared periods, and a change can be tested against its noise (averages and spreads follow from them).
-# The sums beyond the counts by status (which a GROUP BY of the status gives as well).
+# Counts, sums and, for each average, its count, mean and sum of squared deviations: they add up across groups
+# (the moments by Chan's formula, which never subtracts two large sums), so one GROUP BY serves the selection and
+# both compared periods, and a change can be tested against its noise. The measures beyond the counts by status
+# (which a GROUP BY of the status gives as well).
 KPI_MEASURES = [
     f"sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS sales_after_acceptance",
     f"sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount * product_sales_amount END)"
     " AS sales_after_acceptance_squares",
     f"sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) AS sales_after_acceptance_count",
     *(
-        f"sum({column}) AS sum_{name}, sum({column} * {column}) AS squares_{name}, count({column}) AS n_{name}"
+        f"count({column}) AS n_{name}, avg({column}) AS mean_{name}, var_pop({column}) * count({column}) AS m2_{name}"
         for name, column in AVERAGED.items()
     ),
 ]
@@ -47,13 +49,17 @@ KPI_SUMS = (
     "sales_after_acceptance",
     "sales_after_acceptance_squares",
     "sales_after_acceptance_count",
-    *(f"{kind}_{name}" for name in AVERAGED for kind in ("sum", "squares", "n")),
 )
 
 
 def added(groups):
-    """The sums of several groups of KPI_SQL's figures (None where every group has none)."""
-    return {name: groups[name].sum(min_count=1) for name in KPI_SUMS}
+    """Several groups of KPI_SQL's figures as one: sums added, moments combined (None where no group has any)."""
+    total = {name: groups[name].sum(min_count=1) for name in KPI_SUMS}
+    for name in AVERAGED:
+        counts, means, m2s = (groups[f"{kind}_{name}"].fillna(0) for kind in ("n", "mean", "m2"))
+        count, mean, m2 = combined_moments(counts, means, m2s)
+        total[f"n_{name}"], total[f"mean_{name}"], total[f"m2_{name}"] = count, mean, m2
+    return total
 
 
 def kpi_figures(row):
@@ -63,11 +69,11 @@ def kpi_figures(row):
     figures["sales_after_acceptance"] = number(row["sales_after_acceptance"])
     figures["sales_after_acceptance_squares"] = number(row["sales_after_acceptance_squares"])
     for name in AVERAGED:
-        total, squares, count = number(row[f"sum_{name}"]), number(row[f"squares_{name}"]), integer(row[f"n_{name}"])
-        mean = total / count if count else None
+        count, mean, m2 = integer(row[f"n_{name}"]), number(row[f"mean_{name}"]), number(row[f"m2_{name}"])
+        mean = mean if count else None
         spread = None
         if count and count > 1:  # the sample standard deviation, as stddev_samp
-            spread = (max(squares - count * mean * mean, 0.0) / (count - 1)) ** 0.5
+            spread = (max(m2 or 0.0, 0.0) / (count - 1)) ** 0.5
         figures[f"avg_{name}"], figures[f"sd_{name}"], figures[f"n_{name}"] = mean, spread, count or 0
     figures["acceptance_rate"] = ratio(figures["accepted"], figures["decided"])
     figures["open_share"] = ratio(figures["still_open"], figures["records"])
