@@ -47,7 +47,7 @@ SLOW_TESTS := tests/test_crash_and_resume_in_a_real_process.py tests/test_stoppi
 URLLIB3_OLDEST := 1.26.0
 URLLIB3_NEWEST := 2.8.0
 
-.PHONY: help install sync sync-changes app api query test test-fast test-thorough test-urllib3 test-app-sis check-urllib3-bounds lint format \
+.PHONY: help install sync sync-changes app api query test test-fast test-thorough test-under-load test-urllib3 test-app-sis check-urllib3-bounds lint format \
 	mutation mutation-privacy mutation-finmatch benchmark benchmark-app package check-package configuration check-connection deploy snow-cli deploy-app reset clean
 
 help:
@@ -57,6 +57,7 @@ help:
 	@echo "make test              run the whole test suite"
 	@echo "make test-fast         the quick loop: no separate processes, no browser, fewer generated cases"
 	@echo "make test-thorough     the whole suite with many more generated cases (CI)"
+	@echo "make test-under-load   the whole suite 5 times in a row with every core kept busy beside it (ARGS=\"--runs 3\")"
 	@echo "make test-urllib3      the connector's tests against the oldest and newest urllib3 requests allows"
 	@echo "make test-app-sis      FinMatch's tests on the Streamlit that Streamlit in Snowflake runs"
 	@echo "make mutation          plant bugs in the safeguards, one at a time, and list those no test notices (ARGS=--resume)"
@@ -127,6 +128,10 @@ test: $(DEV_DEPS)
 
 test-thorough: $(DEV_DEPS)
 	HYPOTHESIS_PROFILE=thorough $(PYTEST) $(PYTEST_ARGS)
+
+# A suite that passes only on a quiet machine gets ignored: this one is run with every core busy beside it.
+test-under-load: $(DEV_DEPS)
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(PY) tools/test_under_load.py $(ARGS)
 
 test-fast: $(DEV_DEPS)
 	HYPOTHESIS_PROFILE=quick $(PYTEST) -q --ff $(addprefix --ignore=,$(SLOW_TESTS)) $(PYTEST_ARGS)
