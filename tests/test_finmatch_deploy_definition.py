@@ -381,7 +381,9 @@ def test_a_refused_connection_fails_with_a_short_message_and_no_secret(snow_pyth
 
     assert_refused_plainly(result, home)
     assert "snow streamlit deploy --replace   (in app/" in result.stdout
-    assert time.monotonic() - started < 120
+    # The Snowflake connector retries a refused login with its own backoff until its login timeout (about two
+    # minutes, whatever the machine's load): the deploy must then end by itself, well before the 300 s guard.
+    assert time.monotonic() - started < 240
 
 
 def test_without_a_configured_connection_the_snowflake_variables_make_a_temporary_one(snow_python, tmp_path):
