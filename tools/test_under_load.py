@@ -19,11 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def spin():
-    """Keeps one core busy until the process is ended."""
+def spin(parent):
+    """Keeps one core busy until the process is ended, or its parent is gone (killed before it could end it)."""
     value = 0
-    while True:
-        value = (value * 1103515245 + 12345) % 2**31
+    while os.getppid() == parent:
+        for _ in range(1_000_000):
+            value = (value * 1103515245 + 12345) % 2**31
 
 
 def parse_args(argv=None):
@@ -46,7 +47,7 @@ def run_suite(pytest_args):
 
 def main(argv=None) -> int:
     arguments = parse_args(argv)
-    burners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(arguments.burners)]
+    burners = [multiprocessing.Process(target=spin, args=(os.getpid(),), daemon=True) for _ in range(arguments.burners)]
     for burner in burners:
         burner.start()
     outcomes = []
