@@ -11,7 +11,7 @@ from finmatch.data import breakdowns, kpis, local
 from finmatch.data.actions import RANKABLE, open_recommendations_sql
 from finmatch.data.answers import as_date, integer, number, with_acceptance
 from finmatch.data.backends import table_columns
-from finmatch.data.filters import Filters
+from finmatch.data.filters import VOCABULARY_COLUMNS, Filters, filter_values_sql
 from finmatch.data.sql import IS_ACCEPTED, IS_DECIDED, IS_OPEN, IS_SALE_AFTER_ACCEPTANCE, live_condition
 from finmatch.settings import HIGH_AFFINITY
 
@@ -40,13 +40,6 @@ EXPLORER_COLUMNS = (
 # Searched only while customer data may be shown; masked viewers search records and products only.
 PERSONAL_SEARCH_COLUMNS = ("customer_id", "customer_name", "customer_email")
 OPEN_SEARCH_COLUMNS = ("record_id", "product_id", "product_name")
-VOCABULARY_COLUMNS = (
-    ("segments", "customer_segment"),
-    ("product_types", "product_type"),
-    ("stages", "customer_lifecycle_stage"),
-    ("statuses", "product_recommendation_status"),
-    ("products", "product_recommendation"),
-)
 
 
 class FprData:
@@ -111,14 +104,8 @@ class FprData:
     def vocabulary(self):
         """Every value of each filter column and of the products recommended, and the recommendation date
         range, in one statement: what the sidebar offers and what Match and the campaigns are coded with."""
-        # Grouped by the column alone: a DISTINCT over the pair (field name, value) reads the column value by value,
-        # where a GROUP BY of the column can use its dictionary (five times faster in DuckDB).
-        selects = [
-            f"SELECT '{field}' AS field, {column} AS value FROM {{table}} WHERE {{where}} "
-            f"AND {column} IS NOT NULL GROUP BY {column}"
-            for field, column in VOCABULARY_COLUMNS
-        ]
-        values = self.run(" UNION ALL ".join(selects) + " ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST")
+        source, params = self.backend.relation("filter_values", filter_values_sql(self.backend.table, self.live), [])
+        values = self.backend.query(f"SELECT * FROM {source} AS filter_values ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST", params)  # noqa: S608
         vocabulary = {field: list(values.loc[values["field"] == field, "value"]) for field, _ in VOCABULARY_COLUMNS}
         dates = self.run(
             "SELECT min(product_recommendation_date) AS first_date, max(product_recommendation_date) AS last_date "
