@@ -3,8 +3,10 @@
     export FINMATCH_QUERY_WAREHOUSE=<warehouse>   # the warehouse the app's queries run on
     .venv-snow/bin/python tools/deploy_app.py
 
-Runs `snow streamlit deploy --replace` in app/, on the project definition app/snowflake.yml, with the
-Snowflake CLI pinned in .venv-snow. The connection is the CLI's own: its default connection, as the CLI
+First the SQL FinMatch's data needs in Snowflake (tools/finmatch_snowflake_sql.py): it reads FPR_RECORDS' columns
+and filter values with `snow sql`, writes build/finmatch/deploy.sql (the masking policy on the customer columns,
+then the dynamic tables FinMatch reads) and runs it with `snow sql -f`. Then `snow streamlit deploy --replace` in
+app/, on the project definition app/snowflake.yml, with the Snowflake CLI pinned in .venv-snow. The connection is the CLI's own: its default connection, as the CLI
 reads it (config.toml or connections.toml under ~/.snowflake or SNOWFLAKE_HOME, SNOWFLAKE_CONNECTIONS,
 SNOWFLAKE_DEFAULT_CONNECTION_NAME, SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>) or, when none is configured and
 SNOWFLAKE_ACCOUNT is set, a temporary connection of the SNOWFLAKE_* environment variables. Nothing here
@@ -19,8 +21,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import finmatch_snowflake_sql as deploy_sql
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
+SQL_FILE = ROOT / "build" / "finmatch" / "deploy.sql"
 WAREHOUSE_VARIABLE = "FINMATCH_QUERY_WAREHOUSE"
 NO_CONNECTION = (
     "no Snowflake connection: add one with `.venv-snow/bin/snow connection add --default` (it writes the CLI's "
@@ -89,6 +94,57 @@ def connection_options(environ) -> tuple:
     return None, NO_CONNECTION
 
 
+def snow_sql(arguments, options, environ) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [snow(), "sql", *arguments, *options],
+        capture_output=True,
+        text=True,
+        env=cli_environment(environ),
+        cwd=APP_DIR,
+        check=False,
+    )
+
+
+def query_rows(sql, options, environ) -> list:
+    """The rows of one query through `snow sql`, as dicts with lower-case keys; SystemExit with the CLI's own
+    message (it names no secret) when it fails."""
+    answered = snow_sql(["--format", "json", "-q", sql], options, environ)
+    if answered.returncode != 0:
+        raise SystemExit(f"make deploy-app: reading FPR_RECORDS failed:\n{answered.stdout.strip()}{answered.stderr.strip()}")
+    rows = json.loads(answered.stdout or "[]")
+    if rows and isinstance(rows[0], list):  # one result set per query, when the CLI groups them
+        rows = rows[0]
+    return [{str(key).lower(): value for key, value in row.items()} for row in rows]
+
+
+def data_sql(options, environ) -> Path:
+    """Writes the statements for FPR_RECORDS as it is now to SQL_FILE, from its columns and filter values."""
+    columns = {row["column_name"].lower() for row in query_rows(deploy_sql.columns_sql(), options, environ)}
+    if not columns:
+        raise SystemExit("make deploy-app: no FPR_RECORDS in the connection's schema: sync it first (make deploy)")
+    rows = query_rows(deploy_sql.vocabulary_sql(columns), options, environ)
+    vocabulary = deploy_sql.vocabulary_from([(row["field"], row["value"]) for row in rows])
+    warehouse = environ.get("FINMATCH_DERIVED_WAREHOUSE") or environ[WAREHOUSE_VARIABLE]
+    try:
+        statements = deploy_sql.deploy_statements(vocabulary, columns, warehouse.strip(), environ)
+    except deploy_sql.BadSetting as bad:
+        raise SystemExit(f"make deploy-app: {bad}") from None
+    SQL_FILE.parent.mkdir(parents=True, exist_ok=True)
+    SQL_FILE.write_text(";\n".join(statements) + ";\n", encoding="utf-8")
+    return SQL_FILE
+
+
+def run_data_sql(options, environ) -> int:
+    """Runs the statements of data_sql; prints what it ran, and the CLI's answer only when it fails."""
+    path = data_sql(options, environ)
+    print(f"snow sql -f {path.relative_to(ROOT)}   (masking policy, dynamic tables)", flush=True)
+    ran = snow_sql(["-f", str(path)], options, environ)
+    if ran.returncode != 0:
+        print(f"{ran.stdout.strip()}\n{ran.stderr.strip()}".strip())
+        print(f"make deploy-app: snow sql failed (exit {ran.returncode}); its message is above")
+    return ran.returncode
+
+
 def deploy(options, environ) -> int:
     """Runs `snow streamlit deploy --replace`, showing its output as it comes, then the app's URL on its own line."""
     shown = " ".join(["snow streamlit deploy --replace", *options])
@@ -122,7 +178,7 @@ def main(environ=None) -> int:
     if missing:
         print(f"make deploy-app: {'; and '.join(missing)}", file=sys.stderr)
         return 2
-    return deploy(options, environ)
+    return run_data_sql(options, environ) or deploy(options, environ)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
 
-from finmatch.data.derived import Source, fingerprint, for_engine, inlined  # noqa: E402
+from finmatch.data.derived import Source, fingerprint, for_engine, inlined, vocabulary_from  # noqa: E402, F401
 from finmatch.data.derived_snowflake import CATALOG, LAG, dynamic_table_name  # noqa: E402
 from finmatch.data.dialects import SnowflakeDialect  # noqa: E402
 from finmatch.data.filters import filter_values_sql  # noqa: E402
