@@ -25,7 +25,8 @@ import finmatch_snowflake_sql as deploy_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
-SQL_FILE = ROOT / "build" / "finmatch" / "deploy.sql"
+DEFAULT_SQL_FILE = ROOT / "build" / "finmatch" / "deploy.sql"
+SQL_FILE_VARIABLE = "FINMATCH_DEPLOY_SQL"  # where the SQL run before the upload is written, to read or keep
 WAREHOUSE_VARIABLE = "FINMATCH_QUERY_WAREHOUSE"
 NO_CONNECTION = (
     "no Snowflake connection: add one with `.venv-snow/bin/snow connection add --default` (it writes the CLI's "
@@ -105,12 +106,14 @@ def snow_sql(arguments, options, environ) -> subprocess.CompletedProcess:
     )
 
 
-def query_rows(sql, options, environ) -> list:
+def query_rows(sql, what, options, environ) -> list:
     """The rows of one query through `snow sql`, as dicts with lower-case keys; SystemExit with the CLI's own
     message (it names no secret) when it fails."""
+    print(" ".join(["snow sql --format json -q ...", *options]) + f"   (FPR_RECORDS' {what})", flush=True)
     answered = snow_sql(["--format", "json", "-q", sql], options, environ)
     if answered.returncode != 0:
-        raise SystemExit(f"make deploy-app: reading FPR_RECORDS failed:\n{answered.stdout.strip()}{answered.stderr.strip()}")
+        print(f"{answered.stdout.strip()}\n{answered.stderr.strip()}".strip())
+        raise SystemExit(f"make deploy-app: snow sql failed (exit {answered.returncode}); its message is above")
     rows = json.loads(answered.stdout or "[]")
     if rows and isinstance(rows[0], list):  # one result set per query, when the CLI groups them
         rows = rows[0]
@@ -118,26 +121,28 @@ def query_rows(sql, options, environ) -> list:
 
 
 def data_sql(options, environ) -> Path:
-    """Writes the statements for FPR_RECORDS as it is now to SQL_FILE, from its columns and filter values."""
-    columns = {row["column_name"].lower() for row in query_rows(deploy_sql.columns_sql(), options, environ)}
+    """Writes the statements for FPR_RECORDS as it is now, from its columns and filter values, to the file
+    FINMATCH_DEPLOY_SQL names (build/finmatch/deploy.sql by default)."""
+    columns = {row["column_name"].lower() for row in query_rows(deploy_sql.columns_sql(), "columns", options, environ)}
     if not columns:
         raise SystemExit("make deploy-app: no FPR_RECORDS in the connection's schema: sync it first (make deploy)")
-    rows = query_rows(deploy_sql.vocabulary_sql(columns), options, environ)
+    rows = query_rows(deploy_sql.vocabulary_sql(columns), "filter values", options, environ)
     vocabulary = deploy_sql.vocabulary_from([(row["field"], row["value"]) for row in rows])
     warehouse = environ.get("FINMATCH_DERIVED_WAREHOUSE") or environ[WAREHOUSE_VARIABLE]
     try:
         statements = deploy_sql.deploy_statements(vocabulary, columns, warehouse.strip(), environ)
     except deploy_sql.BadSetting as bad:
         raise SystemExit(f"make deploy-app: {bad}") from None
-    SQL_FILE.parent.mkdir(parents=True, exist_ok=True)
-    SQL_FILE.write_text(";\n".join(statements) + ";\n", encoding="utf-8")
-    return SQL_FILE
+    path = Path(environ.get(SQL_FILE_VARIABLE) or DEFAULT_SQL_FILE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(";\n".join(statements) + ";\n", encoding="utf-8")
+    return path
 
 
 def run_data_sql(options, environ) -> int:
     """Runs the statements of data_sql; prints what it ran, and the CLI's answer only when it fails."""
     path = data_sql(options, environ)
-    print(f"snow sql -f {path.relative_to(ROOT)}   (masking policy, dynamic tables)", flush=True)
+    print(" ".join(["snow sql -f", str(path), *options]) + "   (masking policy, dynamic tables)", flush=True)
     ran = snow_sql(["-f", str(path)], options, environ)
     if ran.returncode != 0:
         print(f"{ran.stdout.strip()}\n{ran.stderr.strip()}".strip())

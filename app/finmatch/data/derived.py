@@ -7,8 +7,8 @@ fingerprint) and, locally, the same version of fpr_records; otherwise the app co
 itself, as it always did (backends.py, `relation`).
 
 DERIVED is the list: a name, the SQL builder the app itself calls for that relation, and the engines it is built
-for. A relation a new module reads per customer or per cell is one more line. None carries a customer's name or
-email: in Snowflake those are read from FPR_RECORDS when shown, under its masking policy.
+for. A relation a new module reads per customer or per cell is one more line. None deployed to Snowflake carries a
+customer's name or email: there those are read from FPR_RECORDS when shown, under its masking policy.
 """
 
 import hashlib
@@ -20,7 +20,7 @@ from finmatch.data.actions import urgent_relations
 from finmatch.data.cells import PRODUCT_FIGURES_SQL, decided_cells_sql, outcome_cells_sql
 from finmatch.data.daily import daily_sums_sql
 from finmatch.data.filters import VOCABULARY_COLUMNS, filter_values_sql
-from finmatch.data.profiles import ProductBits, ProfileCodes, profiles_sql
+from finmatch.data.profiles import ProductBits, ProfileCodes, contacts_sql, profiles_sql
 
 BOTH = ("duckdb", "snowflake")
 
@@ -67,6 +67,9 @@ DERIVED = (
     Derived("product_figures", lambda source: (PRODUCT_FIGURES_SQL.format(table=source.table, live=source.live), [])),
     Derived("decided_cells", lambda source: decided_cells_sql(source.table, source.live, source.codes, source.dialect)),
     Derived("outcome_cells", lambda source: outcome_cells_sql(source.table, source.live, source.codes, source.dialect)),
+    # Local only, where fpr_records is in the same file and no policy applies: each customer's latest name and email
+    # for the campaign list (in Snowflake they are read from FPR_RECORDS, under its masking policy).
+    Derived("customer_contacts", lambda source: (contacts_sql(source.table, source.live), []), ("duckdb",), True),
     # Who to act on's kept recommendations read the table by rowid, which only DuckDB has; in Snowflake the action
     # list is one statement over FPR_RECORDS.
     Derived("urgent_recommendations", _urgent(0), engines=("duckdb",), per_customer=True),

@@ -190,3 +190,15 @@ def _packed_profiles_sql(table, live, codes, bits, dialect):
               GROUP BY customer_id) AS aggregated
     """
     return sql, [*params, *held_params, *recommended_params]
+
+
+def contacts_sql(table, where):
+    """Each customer's name and email as their latest record holds them (greatest last_updated_epoch)."""
+    return f"""
+          SELECT customer_id,
+                 MAX_BY(customer_name, COALESCE(last_updated_epoch, -1)) AS customer_name,
+                 MAX_BY(customer_email, COALESCE(last_updated_epoch, -1)) AS customer_email
+          FROM {table}
+          WHERE {where}
+          GROUP BY customer_id
+    """  # noqa: S608
