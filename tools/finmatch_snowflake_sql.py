@@ -44,10 +44,13 @@ TEXT_POLICY = "FINMATCH_CUSTOMER_TEXT"
 ID_POLICY = "FINMATCH_CUSTOMER_ID"
 PSEUDONYMISE_VARIABLE = "FINMATCH_PSEUDONYMISE_IDS"
 INCREMENTAL = {"filter_values", "product_figures", "decided_cells", "outcome_cells"}
-# Whether the session's user is on the list: in a masking policy, the user who runs the query (the viewer, in FinMatch).
-ALLOWED = f"EXISTS (SELECT 1 FROM {USERS_TABLE} WHERE user_name = CURRENT_USER())"
-TEXT_BODY = f"CASE WHEN value IS NULL THEN NULL WHEN {ALLOWED} THEN value ELSE '••••••' END"
-ID_BODY = f"CASE WHEN value IS NULL THEN NULL WHEN {ALLOWED} THEN value ELSE 'ANON_' || SHA2(value, 256) END"
+
+
+def policy_body(masked):
+    """A masking policy's body: the value for the users on the list, `masked` (SQL) for everyone else. The user is
+    the one who runs the query (the viewer, in FinMatch), never a role: a role function answers for the app's owner."""
+    allowed = f"EXISTS (SELECT 1 FROM {USERS_TABLE} WHERE user_name = CURRENT_USER())"
+    return f"CASE WHEN value IS NULL THEN NULL WHEN {allowed} THEN value ELSE {masked} END"
 
 
 def columns_sql():
@@ -88,9 +91,9 @@ def masking_statements(pseudonymised_ids):
     """The list of users who may see customer data, the policies, and the columns they protect. Rerunnable: the list
     is kept, each policy's body is set again, FORCE replaces a column's previous policy."""
     statements = [f"CREATE TABLE IF NOT EXISTS {USERS_TABLE} (user_name VARCHAR NOT NULL)"]
-    protected = [(TEXT_POLICY, TEXT_BODY, ("CUSTOMER_NAME", "CUSTOMER_EMAIL"))]
-    if pseudonymised_ids:
-        protected.append((ID_POLICY, ID_BODY, ("CUSTOMER_ID",)))
+    protected = [(TEXT_POLICY, policy_body("'••••••'"), ("CUSTOMER_NAME", "CUSTOMER_EMAIL"))]
+    if pseudonymised_ids:  # a stable pseudonym: the same customer, the same id, in every list
+        protected.append((ID_POLICY, policy_body("'ANON_' || SHA2(value, 256)"), ("CUSTOMER_ID",)))
     for policy, body, columns in protected:
         statements += [
             f"CREATE MASKING POLICY IF NOT EXISTS {policy} AS (value VARCHAR) RETURNS VARCHAR -> {body}",

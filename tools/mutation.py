@@ -84,6 +84,13 @@ GROUPS = (
         1.0,
     ),
     Group(
+        "customer data policy",
+        ("tools/finmatch_snowflake_sql.py",),
+        ("tests/test_finmatch_dynamic_tables_and_masking.py",),
+        1.0,
+        ("tools.finmatch_snowflake_sql.x_policy_body*", "tools.finmatch_snowflake_sql.x_masking_statements*"),
+    ),
+    Group(
         "retry policy",
         ("fpr/retry.py", "fpr/client.py"),
         (
@@ -175,6 +182,25 @@ FINMATCH_GROUPS = (
             # the affinity threshold: the bands, and the high-affinity count the insights quote
             "finmatch.data.sql.x_affinity_band_sql*",
             "finmatch.analysis.insights.x_gather_statistics*",
+        ),
+    ),
+    Group(
+        "FinMatch derived tables",
+        (
+            "app/finmatch/data/derived.py",
+            "app/finmatch/data/derived_local.py",
+            "app/finmatch/data/derived_snowflake.py",
+        ),
+        ("tests/test_finmatch_derived_tables.py", "tests/test_finmatch_dynamic_tables_and_masking.py"),
+        0.9,
+        (
+            # a derived table is read only when built from this very fpr_records, with the app's own definition
+            "finmatch.data.derived.xǁCatalogǁtable_for*",
+            "finmatch.data.derived.x_fingerprint*",
+            "finmatch.data.derived_local.x_current_catalog*",
+            "finmatch.data.derived_local.x_source_version*",
+            # a dynamic table is read only while running and within twice its lag
+            "finmatch.data.derived_snowflake.x__fresh*",
         ),
     ),
     Group(
