@@ -307,7 +307,8 @@ def fpr_records_as_the_cli_answers(warehouse):
     with duckdb.connect(str(warehouse), read_only=True) as db:
         names = [column[0] for column in db.execute("SELECT * FROM tester.fpr_records LIMIT 0").description]
         fields = db.execute(
-            "SELECT 'segments', customer_segment FROM tester.fpr_records UNION SELECT 'stages', customer_lifecycle_stage "
+            "SELECT 'segments', customer_segment FROM tester.fpr_records UNION "
+            "SELECT 'stages', customer_lifecycle_stage "
             "FROM tester.fpr_records UNION SELECT 'products', product_recommendation FROM tester.fpr_records UNION "
             "SELECT 'product_types', product_type FROM tester.fpr_records UNION "
             "SELECT 'statuses', product_recommendation_status FROM tester.fpr_records"
@@ -374,7 +375,9 @@ def test_every_statement_of_the_deployed_sql_runs_on_the_stand_in(tmp_path, finm
     assert result.returncode == 0, result.stderr
     session = GovernedStandIn(finmatch_warehouse)
 
-    session.run_all([statement for statement in sql_file.read_text(encoding="utf-8").split(";\n") if statement.strip(" ;\n")])
+    session.run_all(
+        [statement for statement in sql_file.read_text(encoding="utf-8").split(";\n") if statement.strip(" ;\n")]
+    )
 
     expected = {dynamic_table_name(derived.name) for derived in for_engine("snowflake") if not derived.per_customer}
     assert set(session.dynamic) == expected

@@ -9,7 +9,16 @@ import shutil
 
 import duckdb
 import pytest
-from test_finmatch_app import LIVE, campaign_frame, cards, charts, choose_customer, choose_product, dataframe_with, expected_cards
+from test_finmatch_app import (
+    LIVE,
+    campaign_frame,
+    cards,
+    charts,
+    choose_customer,
+    choose_product,
+    dataframe_with,
+    expected_cards,
+)
 
 from finmatch.data.derived import for_engine
 from finmatch.data.derived_local import CATALOG, build_derived
@@ -55,14 +64,15 @@ def page_figures(at):
 
 def test_the_build_writes_every_table_and_a_catalog_of_the_version_it_read(derived_warehouse, finmatch_warehouse):
     with duckdb.connect(str(derived_warehouse), read_only=True) as db:
-        catalog = db.execute(f"SELECT name, source_rows, source_live_rows FROM {CATALOG.split('.', 1)[1]}").fetchall()
-        (rows,) = db.execute("SELECT count(*) FROM tester.fpr_records").fetchone()
+        catalog = db.execute(f"SELECT name, source_rows, source_synced FROM {CATALOG.split('.', 1)[1]}").fetchall()
+        (rows, synced) = db.execute("SELECT count(*), epoch_us(max(_fivetran_synced)) FROM tester.fpr_records").fetchone()
         (live_rows,) = db.execute(f"SELECT count(*) {LIVE}").fetchone()
+        (summed,) = db.execute("SELECT sum(records) FROM finmatch.daily_sums").fetchone()
         profiles = db.execute("SELECT count(*) FROM finmatch.customer_profiles").fetchone()[0]
         (customers,) = db.execute(f"SELECT count(DISTINCT customer_id) {LIVE}").fetchone()
     assert sorted(name for name, _, _ in catalog) == sorted(derived.name for derived in for_engine("duckdb"))
-    assert {(source_rows, source_live) for _, source_rows, source_live in catalog} == {(rows, live_rows)}
-    assert live_rows == rows - 3  # the three soft-deleted rows are not live, and not counted in the tables
+    assert {(source_rows, source_synced) for _, source_rows, source_synced in catalog} == {(rows, synced)}
+    assert summed == live_rows == rows - 3  # the three soft-deleted rows are not live, and not counted in the tables
     assert profiles == customers
 
 
@@ -80,7 +90,12 @@ def test_the_page_reads_them_and_shows_the_figures_it_shows_without_them(app_on,
 
 @pytest.mark.parametrize(
     "segments, dates",
-    [((), None), (("Retail",), None), (("Retail", "Corporate"), ("2024-03-01", "2025-02-28")), ((), ("2025-01-01", "2025-01-31"))],
+    [
+        ((), None),
+        (("Retail",), None),
+        (("Retail", "Corporate"), ("2024-03-01", "2025-02-28")),
+        ((), ("2025-01-01", "2025-01-31")),
+    ],
 )
 def test_the_cards_follow_filters_and_dates_as_sql_says(app_on, derived_warehouse, finmatch_warehouse, segments, dates):
     import pandas as pd
@@ -102,7 +117,8 @@ def simulate_a_later_sync(warehouse):
     """What a sync that soft-deletes one record writes: the flag, and a later _fivetran_synced."""
     with duckdb.connect(str(warehouse)) as db:
         db.execute(
-            "UPDATE tester.fpr_records SET _fivetran_deleted = TRUE, _fivetran_synced = _fivetran_synced + INTERVAL 1 HOUR "
+            "UPDATE tester.fpr_records "
+            "SET _fivetran_deleted = TRUE, _fivetran_synced = _fivetran_synced + INTERVAL 1 HOUR "
             "WHERE record_id = (SELECT max(record_id) FROM tester.fpr_records WHERE NOT _fivetran_deleted)"
         )
 

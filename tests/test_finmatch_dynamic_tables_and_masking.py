@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 import pytest
 import sqlglot
+from conftest import ROOT
 from sqlglot import exp
 from test_finmatch_app import campaign_frame, cards, choose_customer, choose_product, dataframe_with, expected_cards
 from test_finmatch_in_snowflake import (
@@ -31,11 +32,10 @@ from test_finmatch_in_snowflake import (
     install_stand_in,
 )
 
-from conftest import ROOT
-
 sys.path.insert(0, str(ROOT / "tools"))
 
 import finmatch_snowflake_sql as deploy_sql  # noqa: E402
+
 from finmatch.data.derived import for_engine  # noqa: E402
 from finmatch.data.derived_snowflake import dynamic_table_name  # noqa: E402
 
@@ -197,7 +197,9 @@ def test_every_statement_runs_and_creates_one_dynamic_table_per_derived_table_wi
     assert set(catalog["TARGET_LAG"]) == {"1 hour"}
     assert {row["refresh_mode"] for row in governed.dynamic.values()} == {"INCREMENTAL", "FULL"}
     for name in governed.dynamic:
-        columns = {column[0].lower() for column in governed.connection.execute(f"SELECT * FROM {name} LIMIT 0").description}
+        columns = {
+            column[0].lower() for column in governed.connection.execute(f"SELECT * FROM {name} LIMIT 0").description
+        }
         assert not columns & {"customer_name", "customer_email"}, name
     assert "REFRESH_MODE = AUTO" not in " ".join(statements)
 
@@ -322,7 +324,10 @@ def test_pseudonymised_ids_mask_the_id_stably_and_no_per_customer_table_holds_th
     governed.viewer = OTHER_VIEWER
     ids = governed.sql("SELECT customer_id FROM FPR_RECORDS ORDER BY record_id LIMIT 3").to_pandas()["CUSTOMER_ID"]
     with duckdb.connect(str(finmatch_warehouse), read_only=True) as db:
-        real = [row[0] for row in db.execute("SELECT customer_id FROM tester.fpr_records ORDER BY record_id LIMIT 3").fetchall()]
+        real = [
+            row[0]
+            for row in db.execute("SELECT customer_id FROM tester.fpr_records ORDER BY record_id LIMIT 3").fetchall()
+        ]
         digests = [db.execute("SELECT sha256(?)", [value]).fetchone()[0] for value in real]
     assert list(ids) == [f"ANON_{digest}" for digest in digests]  # the same customer, the same pseudonym, every time
     governed.viewer = ALLOWED_VIEWER

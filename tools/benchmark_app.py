@@ -7,8 +7,9 @@ Without --warehouse it builds a DuckDB warehouse of --rows records shaped like t
 writes (tester.fpr_records, the connector's column types), generated in SQL, and keeps it in
 build/benchmark/ for the next run. Then it builds FinMatch's derived tables into it, as `make sync` does
 when a sync ends, and prints how long that took (and, once both sizes have been measured, how that time
-grew from 10 to 100 million records); --no-derived times the app without them. The app runs in this process through Streamlit's
-AppTest, the same script `make app` serves, with an empty cache at the first load. Each
+grew from 10 to 100 million records); --no-derived times the app without them. The app runs in this
+process through Streamlit's AppTest, the same script `make app` serves, with an empty cache at the first
+load (its modules imported before, as a running server has them). Each
 interaction is what a person does in the page; its time is from the widget change to the end of
 the rerun. The first choices (a campaign product, a customer in Match) are made as soon as the page
 is up unless --think says how long a person reads first: their times include any wait for the
@@ -39,6 +40,7 @@ BENCHMARK_FOLDER = ROOT / "build" / "benchmark"
 sys.path.insert(0, str(APP.parent))  # the app's own modules, as `streamlit run` finds them
 
 from finmatch.data.derived_local import build_derived  # noqa: E402
+
 GENERATOR_VERSION = 1  # bump when the generated data changes, so an old warehouse is rebuilt
 
 # Goals on a 2-core machine with the derived tables in place: (first load, each interaction) in seconds, by the

@@ -6,12 +6,12 @@
 First the SQL FinMatch's data needs in Snowflake (tools/finmatch_snowflake_sql.py): it reads FPR_RECORDS' columns
 and filter values with `snow sql`, writes build/finmatch/deploy.sql (the masking policy on the customer columns,
 then the dynamic tables FinMatch reads) and runs it with `snow sql -f`. Then `snow streamlit deploy --replace` in
-app/, on the project definition app/snowflake.yml, with the Snowflake CLI pinned in .venv-snow. The connection is the CLI's own: its default connection, as the CLI
-reads it (config.toml or connections.toml under ~/.snowflake or SNOWFLAKE_HOME, SNOWFLAKE_CONNECTIONS,
-SNOWFLAKE_DEFAULT_CONNECTION_NAME, SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>) or, when none is configured and
-SNOWFLAKE_ACCOUNT is set, a temporary connection of the SNOWFLAKE_* environment variables. Nothing here
-reads, passes or prints a credential: the CLI reads them itself, and no value of the connection is shown.
-Without a connection or a warehouse it prints one line saying what to set and exits 2.
+app/, on the project definition app/snowflake.yml, with the Snowflake CLI pinned in .venv-snow. The connection is
+the CLI's own: its default connection, as the CLI reads it (config.toml or connections.toml under ~/.snowflake or
+SNOWFLAKE_HOME, SNOWFLAKE_CONNECTIONS, SNOWFLAKE_DEFAULT_CONNECTION_NAME, SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>) or,
+when none is configured and SNOWFLAKE_ACCOUNT is set, a temporary connection of the SNOWFLAKE_* environment
+variables. Nothing here reads, passes or prints a credential: the CLI reads them itself, and no value of the
+connection is shown. Without a connection or a warehouse it prints one line saying what to set and exits 2.
 """
 
 import json

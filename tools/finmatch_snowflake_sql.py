@@ -49,12 +49,13 @@ INCREMENTAL = {"filter_values", "product_figures", "decided_cells", "outcome_cel
 def policy_body(masked):
     """A masking policy's body: the value for the users on the list, `masked` (SQL) for everyone else. The user is
     the one who runs the query (the viewer, in FinMatch), never a role: a role function answers for the app's owner."""
-    allowed = f"EXISTS (SELECT 1 FROM {USERS_TABLE} WHERE user_name = CURRENT_USER())"
+    allowed = f"EXISTS (SELECT 1 FROM {USERS_TABLE} WHERE user_name = CURRENT_USER())"  # noqa: S608
     return f"CASE WHEN value IS NULL THEN NULL WHEN {allowed} THEN value ELSE {masked} END"
 
 
 def columns_sql():
-    return f"SELECT column_name FROM information_schema.columns WHERE table_schema = CURRENT_SCHEMA() AND table_name = '{TABLE}'"
+    where = f"table_schema = CURRENT_SCHEMA() AND table_name = '{TABLE}'"
+    return f"SELECT column_name FROM information_schema.columns WHERE {where}"  # noqa: S608 - constants only
 
 
 def vocabulary_sql(columns):
@@ -67,7 +68,7 @@ def derived_statements(vocabulary, columns, warehouse, lag, pseudonymised_ids):
     statements = [
         f"CREATE TABLE IF NOT EXISTS {CATALOG} (name VARCHAR, fingerprint VARCHAR, target_lag VARCHAR, "
         "refresh_mode VARCHAR, deployed_at TIMESTAMP_NTZ)",
-        f"DELETE FROM {CATALOG}",  # until each table is recreated below, the app reads none of them
+        f"DELETE FROM {CATALOG}",  # noqa: S608 - until each table is recreated below, the app reads none of them
     ]
     for derived in for_engine("snowflake"):
         name = dynamic_table_name(derived.name)
@@ -126,7 +127,9 @@ def deploy_statements(vocabulary, columns, warehouse, environ):
 def main(argv):
     vocabulary = json.loads(Path(argv[1]).read_text())
     columns = json.loads(Path(argv[2]).read_text())
-    warehouse = os.environ.get("FINMATCH_DERIVED_WAREHOUSE") or os.environ.get("FINMATCH_QUERY_WAREHOUSE", "<warehouse>")
+    warehouse = os.environ.get("FINMATCH_DERIVED_WAREHOUSE") or os.environ.get(
+        "FINMATCH_QUERY_WAREHOUSE", "<warehouse>"
+    )
     print(";\n".join(deploy_statements(vocabulary, columns, warehouse, os.environ)) + ";")
     return 0
 

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "app"))  # FinMatch's definitions of its derived tables
 
 from finmatch.data.derived_local import build_derived  # noqa: E402
+
 FILES = LOCAL_PROJECT / "files"
 LOCAL_API_KEY = "local-dev-key"
 

@@ -1,7 +1,6 @@
 """Reading what a statement returns: NULL as None, whole numbers as int, dates as dates, and acceptance rates."""
 
 
-
 def with_acceptance(frame):
     frame["acceptance_rate"] = [ratio(a, d) for a, d in zip(frame["accepted"], frame["decided"], strict=True)]
     return frame

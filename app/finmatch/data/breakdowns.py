@@ -48,7 +48,9 @@ class Breakdowns:
 
     def _rows(self, key, keep_null=True):
         """Records, decided and accepted per value of one key (NULL a value of its own unless dropped)."""
-        source = self.months if key == "month" else self.ages if key == "age_bucket" else self.by_key.get(key, self.fine)
+        source = (
+            self.months if key == "month" else self.ages if key == "age_bucket" else self.by_key.get(key, self.fine)
+        )
         rows = source.groupby(key, dropna=not keep_null, sort=False)[["records", "decided", "accepted"]].sum()
         rows = rows.reset_index().rename(columns={key: "value"})
         return rows if keep_null else rows[rows["value"].notna()]

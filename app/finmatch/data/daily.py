@@ -2,10 +2,10 @@
 
 One row per recommendation date, status, segment, product held and lifecycle stage (the columns the sidebar filters,
 so that any choice of filters is a WHERE on it), with the cards' sums and moments (KPI_MEASURES), and the records per
-affinity band and per tenth of recommendation score, so that every chart is a sum over its rows too. Its size is
-bounded by the days and the filter values, not by the records: about 378,000 rows at 10 or 100 million records of the
-benchmark's data. Too costly to build when a page opens (7 to 9 s of processor time at 10 million records), it is
-built when a sync ends (derived.py) and read only then.
+affinity band and per tenth of recommendation score, so that every chart is a sum over its rows too; and the latest
+change and sync, for the freshness line. Its size is bounded by the days and the filter values, not by the records:
+about 378,000 rows at 10 or 100 million records of the benchmark's data. Too costly to build when a page opens (7 to
+9 s of processor time at 10 million records), it is built when a sync ends (derived.py) and read only then.
 """
 
 from finmatch.data.filters import FILTER_COLUMNS
@@ -28,7 +28,8 @@ def daily_sums_sql(table, live):
     counted = [f"count(CASE WHEN {band} = '{name}' THEN 1 END) AS {band_column(name)}" for name in AFFINITY_BANDS]
     counted += [f"count(CASE WHEN {tenth} = {tenth_} THEN 1 END) AS score_{tenth_}" for tenth_ in SCORE_TENTHS]
     sql = f"""
-        SELECT {", ".join(GRAIN)}, count(*) AS records, {", ".join(map(_whole, KPI_MEASURES))}, {", ".join(counted)}
+        SELECT {", ".join(GRAIN)}, count(*) AS records, {", ".join(map(_whole, KPI_MEASURES))}, {", ".join(counted)},
+               max(last_updated_epoch) AS latest_epoch, max(_fivetran_synced) AS latest_synced
         FROM {table} WHERE {live}
         GROUP BY {", ".join(GRAIN)}
     """

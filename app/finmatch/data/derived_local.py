@@ -1,8 +1,9 @@
 """The derived tables of a local warehouse: built when a sync ends, found current or not when FinMatch reads it.
 
 They live in the warehouse beside fpr_records, in schema `finmatch`, with a catalog (`finmatch.derived_tables`)
-naming each table's fingerprint (derived.py) and the version of fpr_records it was built from: its row count, live
-row count and latest `_fivetran_synced`, which every write of a sync moves. FinMatch reads a derived table only
+naming each table's fingerprint (derived.py) and the version of fpr_records it was built from: its row count and
+latest `_fivetran_synced`, which every write of a sync moves (a soft delete included). Both come from DuckDB's own
+statistics, in milliseconds at 100 million records. FinMatch reads a derived table only
 when both match what it reads now, so tables built before a later sync, or by an older FinMatch, are never read as
 current. A warehouse changed without a sync (an UPDATE by hand that leaves `_fivetran_synced`) is not noticed:
 `make sync` or `python tools/build_derived.py` builds them again.
@@ -32,13 +33,10 @@ def table_columns(connection):
 
 
 def source_version(connection, columns):
-    """(rows, live rows, latest _fivetran_synced in microseconds): what any sync that writes changes."""
+    """(rows, latest _fivetran_synced in microseconds): what any sync that writes changes."""
     synced = "epoch_us(max(_fivetran_synced))" if "_fivetran_synced" in columns else "NULL"
-    live = live_condition(columns)
-    rows, live_rows, latest = connection.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {live}), {synced} FROM {TABLE}"
-    ).fetchone()
-    return int(rows), int(live_rows), None if latest is None else int(latest)
+    rows, latest = connection.execute(f"SELECT count(*), {synced} FROM {TABLE}").fetchone()
+    return int(rows), None if latest is None else int(latest)
 
 
 @dataclass
@@ -103,11 +101,11 @@ def _attached(warehouse):
 def _write_catalog(connection, entries, version):
     connection.execute(
         f"CREATE TABLE {CATALOG} (name VARCHAR, fingerprint VARCHAR, seconds DOUBLE, source_rows BIGINT, "
-        "source_live_rows BIGINT, source_synced BIGINT, built_at TIMESTAMP)"
+        "source_synced BIGINT, built_at TIMESTAMP)"
     )
     built_at = datetime.now(timezone.utc).replace(tzinfo=None)
     connection.executemany(
-        f"INSERT INTO {CATALOG} VALUES (?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {CATALOG} VALUES (?, ?, ?, ?, ?, ?)",
         [(name, print_, seconds, *version, built_at) for name, print_, seconds in entries],
     )
 
@@ -123,17 +121,17 @@ def current_catalog(cursor):
     """The catalog of the warehouse attached to `cursor`, keeping only tables built from its present fpr_records."""
     try:
         rows = cursor.execute(
-            f"SELECT name, fingerprint, seconds, source_rows, source_live_rows, source_synced, built_at FROM {CATALOG}"
+            f"SELECT name, fingerprint, seconds, source_rows, source_synced, built_at FROM {CATALOG}"
         ).fetchall()
     except duckdb.CatalogException:
         return Catalog({}, NONE_BUILT, local_name)
     if not rows:
         return Catalog({}, NONE_BUILT, local_name)
     version = source_version(cursor, table_columns(cursor))
-    if any(tuple(row[3:6]) != version for row in rows):
+    if any(tuple(row[3:5]) != version for row in rows):
         return Catalog({}, OLDER.format(built=rows[0][3], now=version[0]), local_name)
     seconds = sum(row[2] for row in rows)
-    built_at = max(row[6] for row in rows).strftime("%Y-%m-%d %H:%M")
+    built_at = max(row[5] for row in rows).strftime("%Y-%m-%d %H:%M")
     note = f"Derived tables read: built {built_at} UTC in {seconds:.1f} s from this version of fpr_records."
     return Catalog({row[0]: row[1] for row in rows}, note, local_name)
 

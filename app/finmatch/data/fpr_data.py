@@ -89,11 +89,18 @@ class FprData:
             return local.kpis_with_periods(self, filters, recent, before)
         return kpis.kpis_with_periods(self, filters, recent, before)
 
+    def _daily(self):
+        """Locally, the derived sums per day and filter values when current (local.py): what the freshness line and
+        the date range read then, instead of every record."""
+        return local.daily_table(self) if self.backend.materialises else None
+
     def freshness(self):
         """The latest change and the last sync, the latter formatted in UTC by the database."""
-        synced = self.dialect.utc_minute("max(_fivetran_synced)")
+        daily = self._daily()
+        epoch, synced = ("latest_epoch", "latest_synced") if daily else ("last_updated_epoch", "_fivetran_synced")
         row = self.run(
-            f"SELECT max(last_updated_epoch) AS latest_epoch, {synced} AS last_synced FROM {{table}} WHERE {{where}}"
+            f"SELECT max({epoch}) AS latest_epoch, {self.dialect.utc_minute(f'max({synced})')} AS last_synced "
+            f"FROM {daily or '{table}'} WHERE {'TRUE' if daily else '{where}'}"
         ).iloc[0]
         return {"latest_epoch": integer(row["latest_epoch"]), "last_synced": row["last_synced"]}
 
@@ -105,11 +112,14 @@ class FprData:
         """Every value of each filter column and of the products recommended, and the recommendation date
         range, in one statement: what the sidebar offers and what Match and the campaigns are coded with."""
         source, params = self.backend.relation("filter_values", filter_values_sql(self.backend.table, self.live), [])
-        values = self.backend.query(f"SELECT * FROM {source} AS filter_values ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST", params)  # noqa: S608
+        values = self.backend.query(
+            f"SELECT * FROM {source} AS filter_values ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST", params
+        )  # noqa: S608
         vocabulary = {field: list(values.loc[values["field"] == field, "value"]) for field, _ in VOCABULARY_COLUMNS}
+        daily = self._daily()
         dates = self.run(
             "SELECT min(product_recommendation_date) AS first_date, max(product_recommendation_date) AS last_date "
-            "FROM {table} WHERE {where}"
+            f"FROM {daily or '{table}'} WHERE {'TRUE' if daily else '{where}'}"
         ).iloc[0]
         vocabulary["dates"] = (as_date(dates["first_date"]), as_date(dates["last_date"]))
         return vocabulary

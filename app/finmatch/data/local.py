@@ -26,7 +26,14 @@ import pandas as pd
 
 from finmatch.data.actions import RANKABLE, URGENT_ROWS, open_recommendations_sql, urgent_relations
 from finmatch.data.breakdowns import FINE_KEYS, Breakdowns
-from finmatch.data.daily import SCORE_TENTHS, band_column, bands_and_scores_sql, counts_sql, daily_sums_sql, day_sums_sql
+from finmatch.data.daily import (
+    SCORE_TENTHS,
+    band_column,
+    bands_and_scores_sql,
+    counts_sql,
+    daily_sums_sql,
+    day_sums_sql,
+)
 from finmatch.data.kpis import KPI_MEASURES, added, kpi_figures
 from finmatch.data.sql import (
     ACCEPTED,
@@ -144,7 +151,9 @@ def counts_from_daily(data, daily, filters):
     """The charts' counts from the sums per day and filter values: per status, stage, product held and segment, and
     apart, per affinity band and per tenth of score (each with decided and accepted, from the status)."""
     where, params = filters.where("TRUE", data.dialect)
-    fine = _with_status_counts(data.backend.query(counts_sql(daily, where), params))[["status", "stage", "product_type", "segment", *COUNTED]]
+    fine = _with_status_counts(data.backend.query(counts_sql(daily, where), params))[
+        ["status", "stage", "product_type", "segment", *COUNTED]
+    ]
     per_status = data.backend.query(bands_and_scores_sql(daily, where), params)
     columns = {
         "band": [(band, band_column(band)) for band in AFFINITY_BANDS],
