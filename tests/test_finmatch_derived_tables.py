@@ -65,7 +65,8 @@ def page_figures(at):
 def test_the_build_writes_every_table_and_a_catalog_of_the_version_it_read(derived_warehouse, finmatch_warehouse):
     with duckdb.connect(str(derived_warehouse), read_only=True) as db:
         catalog = db.execute(f"SELECT name, source_rows, source_synced FROM {CATALOG.split('.', 1)[1]}").fetchall()
-        (rows, synced) = db.execute("SELECT count(*), epoch_us(max(_fivetran_synced)) FROM tester.fpr_records").fetchone()
+        version = "SELECT count(*), epoch_us(max(_fivetran_synced)) FROM tester.fpr_records"
+        (rows, synced) = db.execute(version).fetchone()
         (live_rows,) = db.execute(f"SELECT count(*) {LIVE}").fetchone()
         (summed,) = db.execute("SELECT sum(records) FROM finmatch.daily_sums").fetchone()
         profiles = db.execute("SELECT count(*) FROM finmatch.customer_profiles").fetchone()[0]
