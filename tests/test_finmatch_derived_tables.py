@@ -18,6 +18,7 @@ from test_finmatch_app import (
     choose_product,
     dataframe_with,
     expected_cards,
+    sql,
 )
 
 from finmatch.data.derived import for_engine
@@ -153,3 +154,22 @@ def test_building_again_after_the_sync_makes_them_current(app_on, warehouse_copy
 
     assert SIDEBAR_READ in sidebar(at)
     assert cards(at) == expected_cards(warehouse_copy)
+
+
+def explorer_caption(at):
+    return next(caption.value for caption in at.caption if caption.value.startswith("Rows "))
+
+
+@pytest.mark.parametrize("text", ["Product 1", "PROD_0001", "e5", "-4"])
+def test_a_search_finds_what_sql_finds_whether_or_not_record_ids_can_hold_it(app_on, derived_warehouse, text):
+    """Text no hexadecimal record id can hold skips the record ids; text one could hold still searches them."""
+    at = app_on(derived_warehouse).run()
+    next(box for box in at.text_input if box.label.startswith("Search")).input(text).run()
+
+    term = text.lower()
+    (expected,) = sql(
+        derived_warehouse,
+        f"SELECT count(*) {LIVE} AND (contains(lower(record_id), '{term}') OR contains(lower(product_id), '{term}') "
+        f"OR contains(lower(product_name), '{term}'))",
+    )[0]
+    assert explorer_caption(at).endswith(f"of {expected:,}, most recently changed first.")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from finmatch.data.actions import urgent_relations
 from finmatch.data.cells import PRODUCT_FIGURES_SQL, decided_cells_sql, outcome_cells_sql
 from finmatch.data.daily import daily_sums_sql
-from finmatch.data.filters import VOCABULARY_COLUMNS, filter_values_sql
+from finmatch.data.filters import VOCABULARY_COLUMNS, filter_values_sql, record_ids_sql
 from finmatch.data.profiles import ProductBits, ProfileCodes, contacts_sql, profiles_sql
 
 BOTH = ("duckdb", "snowflake")
@@ -70,6 +70,9 @@ DERIVED = (
     # Local only, where fpr_records is in the same file and no policy applies: each customer's latest name and email
     # for the campaign list (in Snowflake they are read from FPR_RECORDS, under its masking policy).
     Derived("customer_contacts", lambda source: (contacts_sql(source.table, source.live), []), ("duckdb",), True),
+    # Whether every record id is hexadecimal, so that a search for other text need not read them (local only: a
+    # search in Snowflake reads what its warehouse reads).
+    Derived("record_ids", lambda source: record_ids_sql(source.table, source.live), ("duckdb",)),
     # Who to act on's kept recommendations read the table by rowid, which only DuckDB has; in Snowflake the action
     # list is one statement over FPR_RECORDS.
     Derived("urgent_recommendations", _urgent(0), engines=("duckdb",), per_customer=True),

@@ -32,6 +32,18 @@ def filter_values_sql(table, live):
     )
 
 
+# The characters of a hexadecimal record id, once lower-cased (a UUID, an MD5 digest).
+HEXADECIMAL = "0123456789abcdef-"
+
+
+def record_ids_sql(table, live):
+    """Whether every record id is hexadecimal, as one row: a search for text with another character skips them."""
+    return (
+        f"SELECT COALESCE(bool_and(regexp_full_match(record_id, '[0-9a-fA-F-]*')), TRUE) AS hexadecimal "  # noqa: S608
+        f"FROM {table} WHERE {live}"
+    ), []
+
+
 @dataclass(frozen=True)
 class Filters:
     """The sidebar's filters; an empty choice means no filter on that column."""

@@ -11,7 +11,7 @@ from finmatch.data import breakdowns, kpis, local
 from finmatch.data.actions import RANKABLE, open_recommendations_sql
 from finmatch.data.answers import as_date, integer, number, with_acceptance
 from finmatch.data.backends import table_columns
-from finmatch.data.filters import VOCABULARY_COLUMNS, Filters, filter_values_sql
+from finmatch.data.filters import HEXADECIMAL, VOCABULARY_COLUMNS, Filters, filter_values_sql, record_ids_sql
 from finmatch.data.sql import IS_ACCEPTED, IS_DECIDED, IS_OPEN, IS_SALE_AFTER_ACCEPTANCE, live_condition
 from finmatch.settings import HIGH_AFFINITY
 
@@ -199,15 +199,27 @@ class FprData:
             "declined": integer(row["declined"]) or 0,
         }
 
-    @staticmethod
-    def _search(search, personal):
+    def _search(self, search, personal):
         if not search.strip():
             return "", []
         columns = (*OPEN_SEARCH_COLUMNS, *PERSONAL_SEARCH_COLUMNS) if personal else OPEN_SEARCH_COLUMNS
+        if self._no_record_id_can_hold(search.strip().lower()):
+            columns = tuple(column for column in columns if column != "record_id")
         # The text as typed, case ignored: CONTAINS takes no wildcards (ILIKE would read _ and % as
         # wildcards) and is about twice as fast on a column of unique ids.
         condition = " AND (" + " OR ".join(f"CONTAINS(LOWER({column}), ?)" for column in columns) + ")"
         return condition, [search.strip().lower()] * len(columns)
+
+    def _no_record_id_can_hold(self, text):
+        """Locally, whether the text has a character no record id has, when every record id is hexadecimal (a UUID or
+        a digest, as derived when the sync ended): lower-casing 100 million record ids to look for it takes seconds."""
+        if set(text) <= set(HEXADECIMAL) or not self.backend.materialises:
+            return False
+        table = self.backend.derived("record_ids", *record_ids_sql(self.backend.table, self.live))
+        if table is None:
+            return False
+        answer = self.backend.remembered(("record_ids",), lambda: self.backend.query(f"SELECT * FROM {table}"))  # noqa: S608
+        return bool(answer["hexadecimal"][0])
 
     def match_count(self, filters, search="", personal=False):
         """How many records match the filters and the search.
