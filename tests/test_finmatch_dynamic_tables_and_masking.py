@@ -29,7 +29,7 @@ from test_finmatch_in_snowflake import (
     ALLOWED_VIEWER,
     OTHER_VIEWER,
     StandInSession,
-    install_stand_in,
+    installed,
 )
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -164,10 +164,7 @@ def deploy(session, **environ):
 
 @pytest.fixture
 def governed(finmatch_warehouse, monkeypatch):
-    session = GovernedStandIn(finmatch_warehouse)
-    install_stand_in(session, monkeypatch)
-    monkeypatch.setenv("FINMATCH_UNMASK_USERS", ALLOWED_VIEWER)
-    return session
+    return installed(GovernedStandIn(finmatch_warehouse), monkeypatch)
 
 
 @pytest.fixture

@@ -120,12 +120,16 @@ def install_stand_in(session, monkeypatch):
     monkeypatch.setitem(sys.modules, "snowflake.snowpark.context", context)
 
 
-@pytest.fixture
-def snowflake_session(finmatch_warehouse, monkeypatch):
-    session = StandInSession(finmatch_warehouse)
+def installed(session, monkeypatch):
+    """The session as the app's active Snowpark session, with ALLOWED_VIEWER on the app's allow-list."""
     install_stand_in(session, monkeypatch)
     monkeypatch.setenv("FINMATCH_UNMASK_USERS", ALLOWED_VIEWER)
     return session
+
+
+@pytest.fixture
+def snowflake_session(finmatch_warehouse, monkeypatch):
+    return installed(StandInSession(finmatch_warehouse), monkeypatch)
 
 
 @pytest.fixture
