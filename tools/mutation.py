@@ -88,7 +88,7 @@ GROUPS = (
         ("tools/finmatch_snowflake_sql.py",),
         ("tests/test_finmatch_dynamic_tables_and_masking.py",),
         1.0,
-        ("tools.finmatch_snowflake_sql.x_policy_body*", "tools.finmatch_snowflake_sql.x_masking_statements*"),
+        ("finmatch_snowflake_sql.x_policy_body*", "finmatch_snowflake_sql.x_masking_statements*"),
     ),
     Group(
         "retry policy",
@@ -304,12 +304,19 @@ def prepare_copy(group: Group) -> Path:
         # no copy of the package is left in app/ to be imported instead.
         (copy / "src").mkdir(exist_ok=True)
         (copy / "app" / "finmatch").replace(copy / "src" / "finmatch")
+    for module in group.modules:
+        if module.startswith("tools/"):  # imported by its bare name ("import finmatch_snowflake_sql"): likewise
+            (copy / "src").mkdir(exist_ok=True)
+            (copy / module).replace(copy / copied_path(module))
     (copy / "setup.cfg").write_text(mutmut_settings(group))
     return copy
 
 
 def copied_path(module: str) -> str:
-    return "src/" + module.removeprefix("app/") if module.startswith("app/") else module
+    for folder in ("app/", "tools/"):
+        if module.startswith(folder):
+            return "src/" + module.removeprefix(folder)
+    return module
 
 
 def mutmut_settings(group: Group) -> str:
@@ -382,7 +389,7 @@ def module_of(name: str) -> str:
     """fpr.safe_log.x_redact__mutmut_3 -> fpr/safe_log.py; finmatch.privacy.x_mask_id__mutmut_2 -> app/finmatch/..."""
     dotted = name.split(".x_")[0].split(".xǁ")[0]
     path = dotted.replace(".", "/") + ".py"
-    return path if (ROOT / path).exists() else f"app/{path}"
+    return next((found for found in (path, f"tools/{path}") if (ROOT / found).exists()), f"app/{path}")
 
 
 def report(groups, results, equivalents, copies):
