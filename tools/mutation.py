@@ -191,7 +191,7 @@ FINMATCH_GROUPS = (
             "app/finmatch/data/derived_local.py",
             "app/finmatch/data/derived_snowflake.py",
         ),
-        ("tests/test_finmatch_derived_tables.py", "tests/test_finmatch_dynamic_tables_and_masking.py"),
+        ("tests/test_finmatch_derived_catalog.py",),
         0.9,
         (
             # a derived table is read only when built from this very fpr_records, with the app's own definition
