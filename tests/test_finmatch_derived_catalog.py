@@ -5,7 +5,7 @@ the page: a table is read only with the app's own definition, built from the fpr
 Snowflake) running and within twice its target lag.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pytest
@@ -30,6 +30,11 @@ def test_a_table_is_read_only_for_the_definition_it_was_built_with():
 
 
 def test_fingerprints_differ_with_the_sql_or_its_parameters_and_not_with_spacing():
+    # pinned: a catalog written by an earlier build is read by the next version of the app with the same definitions
+    assert fingerprint("SELECT 1", []) == "0824ffb941bdb62ca897684a9f8576ac"
+    assert (
+        fingerprint("SELECT ?", [date(2025, 1, 2)]) == "94249da57ef46baa3ca96cb1b688cb00"
+    )  # a date parameter, as its text
     assert fingerprint("SELECT 1", []) == fingerprint(" SELECT\n  1 ", [])
     assert len({fingerprint("SELECT 1", []), fingerprint("SELECT 2", []), fingerprint("SELECT 1", [1])}) == 3
     assert fingerprint(SQL, [["a", "b"]]) != fingerprint(SQL, [["b", "a"]])
@@ -72,18 +77,27 @@ def test_tables_of_this_version_are_current_and_of_another_are_not(warehouse):
     current = catalog_of(warehouse, rows, synced)
     assert current.fingerprints == {"profiles": "abc"}
     assert current.note.startswith("Derived tables read: built 2025-06-02 09:00 UTC in 1.5 s")
+    current.fingerprints["profiles"] = fingerprint(SQL, [])
+    assert current.table_for("profiles", SQL, []) == "warehouse.finmatch.profiles"
     for older in ((rows - 1, synced), (rows, synced - 1), (rows + 1, synced)):
         stale = catalog_of(warehouse, *older)
-        assert stale.fingerprints == {} and "built from an older fpr_records" in stale.note, older
+        assert stale.fingerprints == {} and stale.table_for("profiles", SQL, []) is None, older
+        assert stale.note == (
+            f"Derived tables not read: built from an older fpr_records ({older[0]:,} rows then, {rows:,} now, or "
+            "synced since). Computed from fpr_records; `make sync` builds them again."
+        )
 
 
 def test_no_catalog_or_an_empty_one_means_none_is_current(warehouse):
-    assert current_catalog(warehouse).fingerprints == {}
+    none = "No derived tables in the warehouse: computed from fpr_records (`make sync` builds them)."
+    missing = current_catalog(warehouse)
+    assert (missing.note, missing.table_for("profiles", SQL, [])) == (none, None)
     warehouse.execute(
         "CREATE TABLE warehouse.finmatch.derived_tables (name VARCHAR, fingerprint VARCHAR, seconds DOUBLE, "
         "source_rows BIGINT, source_synced BIGINT, built_at TIMESTAMP)"
     )
-    assert "No derived tables" in current_catalog(warehouse).note
+    empty = current_catalog(warehouse)
+    assert (empty.note, empty.table_for("profiles", SQL, [])) == (none, None)
 
 
 def state(minutes_ago, scheduling="RUNNING"):
@@ -103,9 +117,25 @@ def state(minutes_ago, scheduling="RUNNING"):
         (state(70), "30 minutes", False),
         (state(3), "1 minute", False),
         (state(10, "SUSPENDED"), "1 hour", False),
+        (state(10, "ACTIVE"), "1 hour", True),
         (state(10000), "DOWNSTREAM", True),  # refreshed when what reads it asks: its lag is not a time
         ({"scheduling_state": "RUNNING", "data_timestamp": None}, "1 hour", False),
     ],
 )
 def test_a_dynamic_table_is_fresh_while_running_and_within_twice_its_lag(table, lag, fresh):
     assert _fresh(table, lag) is fresh
+
+
+def test_a_table_refreshed_exactly_twice_its_lag_ago_is_still_fresh(monkeypatch):
+    import finmatch.data.derived_snowflake as derived_snowflake
+
+    now = datetime(2025, 6, 2, 12, 0, tzinfo=timezone.utc)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now
+
+    monkeypatch.setattr(derived_snowflake, "datetime", Clock)
+    assert _fresh({"scheduling_state": "RUNNING", "data_timestamp": now - timedelta(hours=2)}, "1 hour")
+    assert not _fresh({"scheduling_state": "RUNNING", "data_timestamp": now - timedelta(hours=2, seconds=1)}, "1 hour")
