@@ -111,7 +111,7 @@ def fixed_clock(monkeypatch):
     class Clock(datetime):
         @classmethod
         def now(cls, tz=None):
-            return NOW
+            return NOW.astimezone(tz) if tz else NOW.replace(tzinfo=None)  # naive without a zone, as datetime.now
 
     monkeypatch.setattr(derived_snowflake, "datetime", Clock)
 
