@@ -48,7 +48,7 @@ URLLIB3_OLDEST := 1.26.0
 URLLIB3_NEWEST := 2.8.0
 
 .PHONY: help install sync sync-changes app api query test test-fast test-thorough test-under-load test-urllib3 test-app-sis check-urllib3-bounds lint format \
-	mutation mutation-privacy mutation-finmatch benchmark benchmark-app package check-package configuration check-connection deploy snow-cli deploy-app reset clean
+	mutation mutation-privacy mutation-finmatch benchmark benchmark-app package check-package configuration check-connection deploy snow-cli fakesnow deploy-app reset clean
 
 help:
 	@echo "make sync              start the local FPR API, sync it into $(LOCAL_PROJECT)/files/warehouse.db, show what landed"
@@ -78,6 +78,7 @@ help:
 	@echo "make deploy-app        deploy FinMatch to Streamlit in Snowflake (app/snowflake.yml) with the Snowflake CLI's"
 	@echo "                       connection; FINMATCH_QUERY_WAREHOUSE names the warehouse its queries run on"
 	@echo "make snow-cli          install the pinned Snowflake CLI: $(SNOW_VENV)/bin/snow"
+	@echo "make fakesnow          install fakesnow, an independent Snowflake emulator, in .venv-fakesnow"
 	@echo "make reset             forget the local warehouse and state"
 	@echo "make clean             remove the virtualenvs, build output and caches"
 
@@ -222,6 +223,18 @@ $(SNOW_DEPS): app/requirements-deploy.txt app/constraints-deploy.txt
 
 snow-cli: $(SNOW_DEPS)
 
+# fakesnow, an independent Snowflake emulator, pinned apart (requirements-fakesnow.txt says why); the tests that use it
+# (tests/test_finmatch_on_fakesnow.py) skip without it, except in CI.
+FAKESNOW_DEPS := .venv-fakesnow/.installed
+$(FAKESNOW_DEPS): requirements-fakesnow.txt constraints-fakesnow.txt
+	rm -rf .venv-fakesnow
+	$(PYTHON) -m venv .venv-fakesnow
+	.venv-fakesnow/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-fakesnow.txt \
+		-c constraints-fakesnow.txt
+	@touch $@
+
+fakesnow: $(FAKESNOW_DEPS)
+
 # Not echoed: tools/deploy_app.py prints what it runs; the CLI reads the connection and its secrets itself.
 deploy-app: $(SNOW_DEPS)
 	@$(SNOW_VENV)/bin/python tools/deploy_app.py
@@ -230,5 +243,5 @@ reset:
 	rm -rf $(LOCAL_PROJECT)/files $(LOCAL_PROJECT)/crash-reports files crash-reports
 
 clean: reset
-	rm -rf $(VENV) .venv-urllib3-* .venv-sis $(SNOW_VENV) app/output build .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-urllib3-* .venv-sis $(SNOW_VENV) .venv-fakesnow app/output build .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -92,6 +92,7 @@ def show_page(data):
         with tab:
             guarded(draw, page)
     tables_for_a_first_campaign(campaign_lists)
+    st.sidebar.caption(data.backend.derived_note())  # last: it says which relations this run read derived
 
 
 def start_building(data, options):

@@ -25,6 +25,9 @@ from pathlib import Path
 import pytest
 from conftest import APP_DIR, ROOT
 
+from finmatch.data.derived import for_engine
+from finmatch.data.derived_snowflake import dynamic_table_name
+
 SNOW_PYTHON = ROOT / ".venv-snow" / "bin" / "python"
 DEFINITION_TOOL = ROOT / "tools" / "finmatch_definition.py"
 DEPLOY_TOOL = ROOT / "tools" / "deploy_app.py"
@@ -287,39 +290,107 @@ with open({record!r}, "a") as record:
     record.write(json.dumps([sys.argv[1:], os.getcwd(), banner]) + "\\n")
 if sys.argv[1:3] == ["connection", "list"]:
     print(json.dumps([{{"connection_name": "bank", "parameters": {{"password": "****"}}, "is_default": True}}]))
+elif sys.argv[1:4] == ["sql", "--format", "json"]:  # what deploy_app reads of FPR_RECORDS
+    print(json.dumps({columns} if "information_schema.columns" in sys.argv[5] else {vocabulary}))
+elif sys.argv[1:3] == ["sql", "-f"]:
+    print("+---+\\n| status |\\n+---+")
 elif sys.argv[1:3] == ["streamlit", "deploy"]:
     print("Checking if object exists")
     print("Streamlit successfully deployed and available under {url}")
 """
 
 
-def test_a_successful_deploy_ends_with_the_apps_url(tmp_path):
+def fpr_records_as_the_cli_answers(warehouse):
+    """FPR_RECORDS' columns and filter values as `snow sql --format json` prints them (upper-case keys)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        names = [column[0] for column in db.execute("SELECT * FROM tester.fpr_records LIMIT 0").description]
+        fields = db.execute(
+            "SELECT 'segments', customer_segment FROM tester.fpr_records UNION "
+            "SELECT 'stages', customer_lifecycle_stage "
+            "FROM tester.fpr_records UNION SELECT 'products', product_recommendation FROM tester.fpr_records UNION "
+            "SELECT 'product_types', product_type FROM tester.fpr_records UNION "
+            "SELECT 'statuses', product_recommendation_status FROM tester.fpr_records"
+        ).fetchall()
+    columns = [{"COLUMN_NAME": name.upper()} for name in names]
+    return columns, [{"FIELD": field, "VALUE": value} for field, value in fields if value is not None]
+
+
+def deploy_with_a_stand_in_cli(tmp_path, warehouse, **environment):
+    """tools/deploy_app.py with a `snow` that answers as a successful deploy does: (result, calls, SQL file)."""
     url = "https://app.snowflake.com/bankorg/analytics/#/streamlit-apps/FIVETRAN.FPR.FINMATCH"
     record = tmp_path / "snow-calls.jsonl"
     bin_dir = tmp_path / "bin"  # tools/deploy_app.py runs the `snow` beside its interpreter
     bin_dir.mkdir()
     (bin_dir / "python").symlink_to(sys.executable)
-    (bin_dir / "snow").write_text(FAKE_SNOW.format(python=sys.executable, record=str(record), url=url))
+    columns, vocabulary = fpr_records_as_the_cli_answers(warehouse)
+    cli = FAKE_SNOW.format(python=sys.executable, record=str(record), url=url, columns=columns, vocabulary=vocabulary)
+    (bin_dir / "snow").write_text(cli)
     (bin_dir / "snow").chmod(0o755)
-
+    sql_file = tmp_path / "deploy.sql"
     result = subprocess.run(
         [str(bin_dir / "python"), str(DEPLOY_TOOL)],
         capture_output=True,
         text=True,
-        env=clean_environment(tmp_path, **{WAREHOUSE_VARIABLE: "BANK_WH"}),
+        env=clean_environment(
+            tmp_path, **{WAREHOUSE_VARIABLE: "BANK_WH", "FINMATCH_DEPLOY_SQL": str(sql_file), **environment}
+        ),
         check=False,
         timeout=60,
     )
+    calls = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+    return result, calls, sql_file, url
+
+
+def test_a_successful_deploy_runs_the_sql_then_uploads_and_ends_with_the_apps_url(tmp_path, finmatch_warehouse):
+    result, calls, sql_file, url = deploy_with_a_stand_in_cli(tmp_path, finmatch_warehouse)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == f"FinMatch is deployed: {url}"
-    calls = [json.loads(line) for line in record.read_text().splitlines()]
-    assert [args for args, _, _ in calls] == [
+    commands = [args[:3] if args[:1] == ["sql"] else args for args, _, _ in calls]
+    assert commands == [
         ["connection", "list", "--format", "json"],
+        ["sql", "--format", "json"],  # FPR_RECORDS' columns
+        ["sql", "--format", "json"],  # its filter values
+        ["sql", "-f", str(sql_file)],
         ["streamlit", "deploy", "--replace"],
     ]
     assert {cwd for _, cwd, _ in calls} == {str(APP_DIR)}  # where app/snowflake.yml is
     assert {banner for _, _, banner in calls} == {"true"}  # the pinned CLI does not ask to be upgraded
+    text = sql_file.read_text(encoding="utf-8")
+    for derived in for_engine("snowflake"):
+        assert f"CREATE OR REPLACE DYNAMIC TABLE {dynamic_table_name(derived.name)} TARGET_LAG = '1 hour' " in text
+    assert "WAREHOUSE = BANK_WH" in text and "REFRESH_MODE = AUTO" not in text
+    assert "ALTER TABLE FPR_RECORDS MODIFY COLUMN CUSTOMER_NAME SET MASKING POLICY FINMATCH_CUSTOMER_TEXT FORCE" in text
+    assert "CUSTOMER_ID SET MASKING POLICY" not in text  # only with FINMATCH_PSEUDONYMISE_IDS=1
+
+
+def test_every_statement_of_the_deployed_sql_runs_on_the_stand_in(tmp_path, finmatch_warehouse, monkeypatch):
+    from test_finmatch_dynamic_tables_and_masking import GovernedStandIn
+
+    result, _, sql_file, _ = deploy_with_a_stand_in_cli(
+        tmp_path, finmatch_warehouse, FINMATCH_TARGET_LAG="20 minutes", FINMATCH_PSEUDONYMISE_IDS="1"
+    )
+    assert result.returncode == 0, result.stderr
+    session = GovernedStandIn(finmatch_warehouse)
+
+    session.run_all(
+        [statement for statement in sql_file.read_text(encoding="utf-8").split(";\n") if statement.strip(" ;\n")]
+    )
+
+    expected = {dynamic_table_name(derived.name) for derived in for_engine("snowflake") if not derived.per_customer}
+    assert set(session.dynamic) == expected
+    assert {row["target_lag"] for row in session.dynamic.values()} == {"20 minutes"}
+    assert set(session.protected) == {"customer_name", "customer_email", "customer_id"}
+
+
+def test_a_target_lag_snowflake_cannot_read_stops_the_deploy_before_anything_runs(tmp_path, finmatch_warehouse):
+    result, calls, sql_file, _ = deploy_with_a_stand_in_cli(tmp_path, finmatch_warehouse, FINMATCH_TARGET_LAG="soon")
+
+    assert result.returncode != 0
+    assert "FINMATCH_TARGET_LAG must read like '1 hour'" in result.stderr
+    assert not sql_file.exists() and not any(args[:2] == ["sql", "-f"] for args, _, _ in calls)
 
 
 def refused_port() -> int:
@@ -350,6 +421,7 @@ def deploy_in_a_copy(snow_python, tmp_path: Path, env: dict) -> subprocess.Compl
     shutil.copytree(APP_DIR, tmp_path / "repo" / "app", ignore=shutil.ignore_patterns("output", "__pycache__"))
     (tmp_path / "repo" / "tools").mkdir()
     shutil.copy(DEPLOY_TOOL, tmp_path / "repo" / "tools")
+    shutil.copy(ROOT / "tools" / "finmatch_snowflake_sql.py", tmp_path / "repo" / "tools")
     return subprocess.run(
         [str(snow_python), str(tmp_path / "repo" / "tools" / "deploy_app.py")],
         capture_output=True,
@@ -364,7 +436,7 @@ def assert_refused_plainly(result: subprocess.CompletedProcess, home: Path) -> N
     printed = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Could not connect to Snowflake" in printed
-    assert "make deploy-app: snow streamlit deploy failed" in printed
+    assert "make deploy-app: snow sql failed" in printed  # the first statement, reading FPR_RECORDS' columns
     assert "Traceback" not in printed
     assert len(printed.splitlines()) < 15, printed
     assert PASSWORD not in printed
@@ -380,7 +452,7 @@ def test_a_refused_connection_fails_with_a_short_message_and_no_secret(snow_pyth
     result = deploy_in_a_copy(snow_python, tmp_path, clean_environment(home, **{WAREHOUSE_VARIABLE: "BANK_WH"}))
 
     assert_refused_plainly(result, home)
-    assert "snow streamlit deploy --replace   (in app/" in result.stdout
+    assert "snow sql --format json -q ...   (FPR_RECORDS' columns)" in result.stdout
     # The Snowflake connector retries a refused login with its own backoff until its login timeout (about two
     # minutes, whatever the machine's load): the deploy must then end by itself, well before the 300 s guard.
     assert time.monotonic() - started < 240
@@ -400,5 +472,5 @@ def test_without_a_configured_connection_the_snowflake_variables_make_a_temporar
     )
     result = deploy_in_a_copy(snow_python, tmp_path, env)
 
-    assert "snow streamlit deploy --replace --temporary-connection" in result.stdout
+    assert "snow sql --format json -q ... --temporary-connection   (FPR_RECORDS' columns)" in result.stdout
     assert_refused_plainly(result, home)

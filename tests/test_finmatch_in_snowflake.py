@@ -120,12 +120,16 @@ def install_stand_in(session, monkeypatch):
     monkeypatch.setitem(sys.modules, "snowflake.snowpark.context", context)
 
 
-@pytest.fixture
-def snowflake_session(finmatch_warehouse, monkeypatch):
-    session = StandInSession(finmatch_warehouse)
+def installed(session, monkeypatch):
+    """The session as the app's active Snowpark session, with ALLOWED_VIEWER on the app's allow-list."""
     install_stand_in(session, monkeypatch)
     monkeypatch.setenv("FINMATCH_UNMASK_USERS", ALLOWED_VIEWER)
     return session
+
+
+@pytest.fixture
+def snowflake_session(finmatch_warehouse, monkeypatch):
+    return installed(StandInSession(finmatch_warehouse), monkeypatch)
 
 
 @pytest.fixture
@@ -432,6 +436,7 @@ QUESTIONS = {
     "the date range": "min(product_recommendation_date) AS first_date",
     "the charts' counts": "GROUPING(month)",
     "the viewer": "CURRENT_USER()",
+    "the dynamic tables deployed": "FROM FINMATCH_DERIVED",
     "the cards and both compared periods": "in_selection, period",
     "the freshness": "AS latest_epoch",
     "the action list": "WITH urgent AS",
@@ -467,7 +472,14 @@ def questions_during(session, action):
 
 # What each interaction must ask, question by question: every statement is accounted for, and none is sent twice.
 # The page, once per session or per filter choice.
-PAGE = ["the columns", "the filters' values", "the date range", "the charts' counts", "the viewer"]
+PAGE = [
+    "the columns",
+    "the dynamic tables deployed",  # none here: the rest of the list is asked of FPR_RECORDS (see the masking tests)
+    "the filters' values",
+    "the date range",
+    "the charts' counts",
+    "the viewer",
+]
 # Each tab on a first load, in the order of the tabs.
 TAB_QUESTIONS = {
     "Overview": ["the cards and both compared periods", "the freshness"],  # its charts use the page's counts

@@ -1,7 +1,9 @@
 """One local sync, end to end: start the local FPR API, run `fivetran debug` against it, say what landed.
 
 Used by `make sync`. The connector runs from build/connector (see tools/stage.py), so the
-warehouse and the state land in build/connector/files/. The state carries over between runs, so a
+warehouse and the state land in build/connector/files/. When the sync succeeds, the tables FinMatch derives
+from fpr_records are built into the warehouse (app/finmatch/data/derived_local.py), and the summary says how long
+that took. The state carries over between runs, so a
 second run loads only what changed; `--insert` and `--update` start the API with
 that many records inserted and updated, to show an incremental sync.
 
@@ -19,6 +21,10 @@ import sdk_cli
 from stage import LOCAL_PROJECT, stage_local_project
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "app"))  # FinMatch's definitions of its derived tables
+
+from finmatch.data.derived_local import build_derived  # noqa: E402
+
 FILES = LOCAL_PROJECT / "files"
 LOCAL_API_KEY = "local-dev-key"
 
@@ -81,7 +87,19 @@ def upserts(output):
     return 0
 
 
-def summary(code, output):
+def derived_tables(code):
+    """Builds FinMatch's derived tables after a successful sync; says what was built, or why not, in one line."""
+    warehouse = FILES / "warehouse.db"
+    if code != 0 or not warehouse.exists():
+        return "not built (the sync did not succeed)"
+    try:
+        return build_derived(warehouse).summary()
+    except duckdb.Error as error:  # FinMatch computes them itself meanwhile: the sync's result stands
+        # the error's type only: DuckDB's message may quote a value of a record
+        return f"not built ({type(error).__name__}); FinMatch computes them itself"
+
+
+def summary(code, output, derived):
     warehouse = FILES / "warehouse.db"
     state_file = FILES / "state.json"
     print("\n" + "=" * 72)
@@ -92,6 +110,7 @@ def summary(code, output):
             tables = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'fpr_records'")
             total = db.execute("SELECT count(*) FROM tester.fpr_records").fetchone()[0] if tables.fetchone()[0] else 0
         print(f"  rows in fpr_records      : {total}")
+    print(f"  FinMatch's tables        : {derived}")
     if state_file.exists():
         print(f"  state                    : {state_file.read_text().strip()}")
     print(f"  warehouse                : {warehouse.relative_to(ROOT)}")
@@ -113,7 +132,7 @@ def main():
     finally:
         api.terminate()
         api.wait(timeout=10)
-    summary(code, output)
+    summary(code, output, derived_tables(code))
     sys.exit(code)
 
 

@@ -84,6 +84,13 @@ GROUPS = (
         1.0,
     ),
     Group(
+        "customer data policy",
+        ("tools/finmatch_snowflake_sql.py",),
+        ("tests/test_finmatch_dynamic_tables_and_masking.py",),
+        1.0,
+        ("finmatch_snowflake_sql.x_policy_body*", "finmatch_snowflake_sql.x_masking_statements*"),
+    ),
+    Group(
         "retry policy",
         ("fpr/retry.py", "fpr/client.py"),
         (
@@ -175,6 +182,25 @@ FINMATCH_GROUPS = (
             # the affinity threshold: the bands, and the high-affinity count the insights quote
             "finmatch.data.sql.x_affinity_band_sql*",
             "finmatch.analysis.insights.x_gather_statistics*",
+        ),
+    ),
+    Group(
+        "FinMatch derived tables",
+        (
+            "app/finmatch/data/derived.py",
+            "app/finmatch/data/derived_local.py",
+            "app/finmatch/data/derived_snowflake.py",
+        ),
+        ("tests/test_finmatch_derived_catalog.py",),
+        0.9,
+        (
+            # a derived table is read only when built from this very fpr_records, with the app's own definition
+            "finmatch.data.derived.xǁCatalogǁtable_for*",
+            "finmatch.data.derived.x_fingerprint*",
+            "finmatch.data.derived_local.x_current_catalog*",
+            "finmatch.data.derived_local.x_source_version*",
+            # a dynamic table is read only while running and within twice its lag
+            "finmatch.data.derived_snowflake.x__fresh*",
         ),
     ),
     Group(
@@ -278,12 +304,19 @@ def prepare_copy(group: Group) -> Path:
         # no copy of the package is left in app/ to be imported instead.
         (copy / "src").mkdir(exist_ok=True)
         (copy / "app" / "finmatch").replace(copy / "src" / "finmatch")
+    for module in group.modules:
+        if module.startswith("tools/"):  # imported by its bare name ("import finmatch_snowflake_sql"): likewise
+            (copy / "src").mkdir(exist_ok=True)
+            (copy / module).replace(copy / copied_path(module))
     (copy / "setup.cfg").write_text(mutmut_settings(group))
     return copy
 
 
 def copied_path(module: str) -> str:
-    return "src/" + module.removeprefix("app/") if module.startswith("app/") else module
+    for folder in ("app/", "tools/"):
+        if module.startswith(folder):
+            return "src/" + module.removeprefix(folder)
+    return module
 
 
 def mutmut_settings(group: Group) -> str:
@@ -356,7 +389,7 @@ def module_of(name: str) -> str:
     """fpr.safe_log.x_redact__mutmut_3 -> fpr/safe_log.py; finmatch.privacy.x_mask_id__mutmut_2 -> app/finmatch/..."""
     dotted = name.split(".x_")[0].split(".xǁ")[0]
     path = dotted.replace(".", "/") + ".py"
-    return path if (ROOT / path).exists() else f"app/{path}"
+    return next((found for found in (path, f"tools/{path}") if (ROOT / found).exists()), f"app/{path}")
 
 
 def report(groups, results, equivalents, copies):

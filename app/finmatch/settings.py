@@ -85,3 +85,14 @@ def local_unmask():
 
 def app_database():
     return Path(os.environ.get(APP_DATABASE_ENV) or DEFAULT_APP_DATABASE)
+
+
+# Snowflake: how far behind FPR_RECORDS the dynamic tables FinMatch reads may fall (their TARGET_LAG, set by
+# `make deploy-app`; FINMATCH_TARGET_LAG overrides it there). Each refresh runs on a warehouse: a shorter lag costs
+# more.
+TARGET_LAG = "1 hour"
+TARGET_LAG_ENV = "FINMATCH_TARGET_LAG"
+
+
+def target_lag():
+    return os.environ.get(TARGET_LAG_ENV) or TARGET_LAG

@@ -21,7 +21,7 @@ import pandas as pd
 
 from finmatch.analysis.match import shrunk_estimate
 from finmatch.data.cells import PRODUCT_FIGURES_SQL, decided_cells_sql
-from finmatch.data.profiles import ProductBits, ProfileCodes, held_names_for, profiles_sql
+from finmatch.data.profiles import ProductBits, ProfileCodes, contacts_sql, held_names_for, profiles_sql
 from finmatch.settings import INTERVAL_Z, PRIOR_STRENGTH
 
 COUNT_NAMES = (
@@ -126,14 +126,7 @@ class Campaigns:
           WHERE e.holds = 0 AND e.furthest_status < 0 AND f.base_rate IS NOT NULL
         ),
         listed AS (SELECT * FROM scored ORDER BY {ORDER} LIMIT {int(target.size)}),
-        contacts AS (
-          SELECT customer_id,
-                 MAX_BY(customer_name, COALESCE(last_updated_epoch, -1)) AS customer_name,
-                 MAX_BY(customer_email, COALESCE(last_updated_epoch, -1)) AS customer_email
-          FROM {self.backend.table}
-          WHERE {self.data.live} AND customer_id IN (SELECT customer_id FROM listed)
-          GROUP BY customer_id
-        )
+        contacts AS ({self._contacts_sql()})
         SELECT counted.*, figures.product_decided, figures.product_accepted, figures.base_rate,
                figures.average_sale, figures.sales,
                listed.customer_id, listed.profile_code, listed.band, listed.affinity, listed.similar_decided,
@@ -148,6 +141,16 @@ class Campaigns:
         params = [*profile_params, *(wanted or []), *figure_params, target.product, *cell_params, target.product]
         frame = self.backend.query(sql, params)
         return self._counts(frame.iloc[0]), self._ranked(frame[frame["customer_id"].notna()].reset_index(drop=True))
+
+    def _contacts_sql(self):
+        """The listed customers' names and emails, from their latest record: read from the derived table of every
+        customer's where it is current (locally), otherwise from the listed customers' records."""
+        every = contacts_sql(self.backend.table, self.data.live)
+        derived = self.backend.derived("customer_contacts", every, [])
+        listed = "customer_id IN (SELECT customer_id FROM listed)"
+        if derived:
+            return f"SELECT * FROM {derived} AS every_contact WHERE {listed}"  # noqa: S608
+        return contacts_sql(self.backend.table, f"{self.data.live} AND {listed}")
 
     def counts(self, target):
         """Customers considered, suppressed (holding; already recommended, by furthest status) and eligible."""

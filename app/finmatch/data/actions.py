@@ -41,3 +41,40 @@ def open_recommendations_sql(source, where, counted_source, counted_where, rows,
             FROM urgent JOIN per_customer ON per_customer.customer_id = urgent.customer_id
             ORDER BY {ACTION_ORDER}
         """
+
+
+# How many of the most urgent open recommendations are kept locally (more when the last score is tied).
+URGENT_ROWS = 5000
+URGENT_COLUMNS = (
+    "record_id, customer_id, customer_name, customer_email, customer_segment, customer_lifecycle_stage, product_type, "
+    "product_recommendation, product_recommendation_status, product_recommendation_date, customer_churn_probability, "
+    "customer_product_affinity, recommendation_score"
+)
+FILTERED_COLUMNS = (
+    "customer_id, customer_segment, product_type, customer_lifecycle_stage, product_recommendation_status, "
+    "product_recommendation_date"
+)
+
+
+def urgent_relations(table, live, rows=URGENT_ROWS):
+    """(name, SQL, parameters) of the `rows` most urgent open recommendations (every one tied with the last) and of
+    every open recommendation of their customers: what the local Who to act on reads (DuckDB only: it reads by rowid).
+
+    The first finds the rows-th highest score from the scores alone, then reads the other columns of the rows that
+    reach it only (by rowid), rather than every column of every open recommendation."""
+    rankable = f"{live} AND {RANKABLE}"
+    urgent = f"""
+        WITH cut AS (
+          SELECT {ACTION_SCORE} AS action_score FROM {table} WHERE {rankable}
+          ORDER BY action_score DESC NULLS LAST LIMIT {int(rows)}
+        )
+        SELECT {URGENT_COLUMNS} FROM {table}
+        WHERE rowid IN (
+          SELECT rowid FROM {table} WHERE {rankable} AND {ACTION_SCORE} >= (SELECT min(action_score) FROM cut)
+        )
+    """
+    customers = f"""
+        SELECT {FILTERED_COLUMNS} FROM {table}
+        WHERE {rankable} AND customer_id IN (SELECT customer_id FROM urgent_recommendations)
+    """
+    return [("urgent_recommendations", urgent, []), ("urgent_customers_open", customers, [])]

@@ -3,8 +3,9 @@
 Locally, DuckDB on the warehouse `make sync` writes (build/connector/files/warehouse.db, schema `tester`,
 opened read-only so a running sync is never blocked for long); inside Streamlit in Snowflake, the active
 Snowpark session on FPR_RECORDS in the current database and schema. Both answer `query`, and both say
-where a derived relation is read from (`relation`): locally a table built once per warehouse version
-(local_store.py), in Snowflake the relation's own query inside each statement.
+where a derived relation is read from (`relation`): the derived table built for it (derived.py) when it is current,
+otherwise locally a table built in memory once per warehouse version (local_store.py), in Snowflake the relation's
+own query inside each statement. `derived_note` says which.
 """
 
 import os
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from finmatch.data import derived_snowflake
+from finmatch.data.derived_local import current_catalog
 from finmatch.data.dialects import DuckDBDialect, SnowflakeDialect
 from finmatch.data.local_store import LocalStore
 from finmatch.settings import REPOSITORY
@@ -75,12 +78,27 @@ class DuckDBBackend:
         return _lowercase(frame)
 
     def relation(self, name, sql, params):
-        """(SQL, parameters) to read the result of `sql` from: here a table materialised once per warehouse version."""
-        return self._store().materialised(name, sql, params), []
+        """(SQL, parameters) to read the result of `sql` from: the derived table built after the sync when it is
+        current, otherwise a table materialised in memory once per warehouse version."""
+        return self.derived(name, sql, params) or self._store().materialised(name, sql, params), []
+
+    def derived(self, name, sql, params):
+        """The derived table holding the result of `sql` when it was built from this very warehouse, else None."""
+        return self._catalog().table_for(name, sql, params)
+
+    def derived_note(self):
+        return self._catalog().says()
+
+    def _catalog(self):
+        def read():
+            with self._store().attached() as cursor:
+                return current_catalog(cursor)
+
+        return self._store().remembered(("derived tables",), read)
 
     def prefetch(self, builds):
-        """Starts materialising relations, (name, SQL, parameters) each, in the background."""
-        self._store().prefetch(builds)
+        """Starts materialising relations, (name, SQL, parameters) each, in the background (those not derived)."""
+        self._store().prefetch([build for build in builds if self.derived(*build) is None])
 
     def remembered(self, key, compute):
         """compute(), kept with this version of the warehouse under `key` (a few dozen answers at most)."""
@@ -133,8 +151,24 @@ class SnowparkBackend:
         return nullcontext()
 
     def relation(self, name, sql, params):
-        """(SQL, parameters) to read the result of `sql` from: in Snowflake, the query itself."""
-        return f"({sql})", list(params)
+        """(SQL, parameters) to read the result of `sql` from: its dynamic table when it is deployed and fresh,
+        otherwise the query itself."""
+        table = self.derived(name, sql, params)
+        return (table, []) if table else (f"({sql})", list(params))
+
+    def derived(self, name, sql, params):
+        """The dynamic table holding the result of `sql` when it is deployed with that definition and fresh."""
+        return self._dynamic_tables().table_for(name, sql, params)
+
+    def derived_note(self):
+        return self._dynamic_tables().says()
+
+    def _dynamic_tables(self):
+        """Asked once per session (Reload data asks again): each rerun builds a new backend on the same session."""
+        key = self.cache_key
+        if key not in _DYNAMIC_TABLES:
+            _DYNAMIC_TABLES[key] = derived_snowflake.deployed_tables(self)
+        return _DYNAMIC_TABLES[key]
 
     def prefetch(self, builds):
         """Nothing to do: Snowflake computes each relation inside the statement that reads it."""
@@ -144,6 +178,8 @@ class SnowparkBackend:
 
 
 _SESSION_TOKENS = weakref.WeakKeyDictionary()
+# The dynamic tables a session may read (derived_snowflake.deployed_tables), per session.
+_DYNAMIC_TABLES = {}
 
 
 def _session_token(session):
@@ -204,4 +240,5 @@ def forget_derived_data():
     """Forgets what was read about the table and every table derived from it (Reload data)."""
     _TABLE_COLUMNS.clear()
     _TABLES_FOUND.clear()
+    _DYNAMIC_TABLES.clear()
     LocalStore.forget_all()

@@ -24,10 +24,12 @@ class Breakdowns:
 
     `fine` has records, decided and accepted per combination of FINE_KEYS; `months` per month (a date, the
     first of the month) and `ages` the open records per age_bucket. Each may hold a row without a value.
+    `by_key` may hold a key's rows apart (key, records, decided, accepted), for a `fine` counted without it.
     """
 
-    def __init__(self, fine, months, ages, first_date, last_date):
+    def __init__(self, fine, months, ages, first_date, last_date, by_key=None):
         self.fine, self.months, self.ages = fine, months, ages
+        self.by_key = by_key or {}
         self.records = int(self.fine["records"].sum())
         self.first_date = as_date(first_date) if self.records else None
         self.last_date = as_date(last_date) if self.records else None
@@ -46,7 +48,9 @@ class Breakdowns:
 
     def _rows(self, key, keep_null=True):
         """Records, decided and accepted per value of one key (NULL a value of its own unless dropped)."""
-        source = self.months if key == "month" else self.ages if key == "age_bucket" else self.fine
+        source = (
+            self.months if key == "month" else self.ages if key == "age_bucket" else self.by_key.get(key, self.fine)
+        )
         rows = source.groupby(key, dropna=not keep_null, sort=False)[["records", "decided", "accepted"]].sum()
         rows = rows.reset_index().rename(columns={key: "value"})
         return rows if keep_null else rows[rows["value"].notna()]

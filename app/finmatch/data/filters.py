@@ -10,6 +10,39 @@ FILTER_COLUMNS = (
     ("statuses", "product_recommendation_status", "Status"),
 )
 
+# The values the sidebar offers, and the products recommended: what Match and the campaigns are coded with.
+VOCABULARY_COLUMNS = (
+    ("segments", "customer_segment"),
+    ("product_types", "product_type"),
+    ("stages", "customer_lifecycle_stage"),
+    ("statuses", "product_recommendation_status"),
+    ("products", "product_recommendation"),
+)
+
+
+def filter_values_sql(table, live):
+    """Every value of each vocabulary column, as (field, value) rows.
+
+    Grouped by the column alone: a DISTINCT over the pair (field name, value) reads the column value by value, where a
+    GROUP BY of the column can use its dictionary (five times faster in DuckDB)."""
+    return " UNION ALL ".join(
+        f"SELECT '{field}' AS field, {column} AS value FROM {table} WHERE {live} AND {column} IS NOT NULL "
+        f"GROUP BY {column}"
+        for field, column in VOCABULARY_COLUMNS
+    )
+
+
+# The characters of a hexadecimal record id, once lower-cased (a UUID, an MD5 digest).
+HEXADECIMAL = "0123456789abcdef-"
+
+
+def record_ids_sql(table, live):
+    """Whether every record id is hexadecimal, as one row: a search for text with another character skips them."""
+    return (
+        f"SELECT COALESCE(bool_and(regexp_full_match(record_id, '[0-9a-fA-F-]*')), TRUE) AS hexadecimal "  # noqa: S608
+        f"FROM {table} WHERE {live}"
+    ), []
+
 
 @dataclass(frozen=True)
 class Filters:

@@ -11,7 +11,7 @@ from finmatch.data import breakdowns, kpis, local
 from finmatch.data.actions import RANKABLE, open_recommendations_sql
 from finmatch.data.answers import as_date, integer, number, with_acceptance
 from finmatch.data.backends import table_columns
-from finmatch.data.filters import Filters
+from finmatch.data.filters import HEXADECIMAL, VOCABULARY_COLUMNS, Filters, filter_values_sql, record_ids_sql
 from finmatch.data.sql import IS_ACCEPTED, IS_DECIDED, IS_OPEN, IS_SALE_AFTER_ACCEPTANCE, live_condition
 from finmatch.settings import HIGH_AFFINITY
 
@@ -40,13 +40,6 @@ EXPLORER_COLUMNS = (
 # Searched only while customer data may be shown; masked viewers search records and products only.
 PERSONAL_SEARCH_COLUMNS = ("customer_id", "customer_name", "customer_email")
 OPEN_SEARCH_COLUMNS = ("record_id", "product_id", "product_name")
-VOCABULARY_COLUMNS = (
-    ("segments", "customer_segment"),
-    ("product_types", "product_type"),
-    ("stages", "customer_lifecycle_stage"),
-    ("statuses", "product_recommendation_status"),
-    ("products", "product_recommendation"),
-)
 
 
 class FprData:
@@ -96,11 +89,18 @@ class FprData:
             return local.kpis_with_periods(self, filters, recent, before)
         return kpis.kpis_with_periods(self, filters, recent, before)
 
+    def _daily(self):
+        """Locally, the derived sums per day and filter values when current (local.py): what the freshness line and
+        the date range read then, instead of every record."""
+        return local.daily_table(self) if self.backend.materialises else None
+
     def freshness(self):
         """The latest change and the last sync, the latter formatted in UTC by the database."""
-        synced = self.dialect.utc_minute("max(_fivetran_synced)")
+        daily = self._daily()
+        epoch, synced = ("latest_epoch", "latest_synced") if daily else ("last_updated_epoch", "_fivetran_synced")
         row = self.run(
-            f"SELECT max(last_updated_epoch) AS latest_epoch, {synced} AS last_synced FROM {{table}} WHERE {{where}}"
+            f"SELECT max({epoch}) AS latest_epoch, {self.dialect.utc_minute(f'max({synced})')} AS last_synced "
+            f"FROM {daily or '{table}'} WHERE {'TRUE' if daily else '{where}'}"
         ).iloc[0]
         return {"latest_epoch": integer(row["latest_epoch"]), "last_synced": row["last_synced"]}
 
@@ -111,18 +111,15 @@ class FprData:
     def vocabulary(self):
         """Every value of each filter column and of the products recommended, and the recommendation date
         range, in one statement: what the sidebar offers and what Match and the campaigns are coded with."""
-        # Grouped by the column alone: a DISTINCT over the pair (field name, value) reads the column value by value,
-        # where a GROUP BY of the column can use its dictionary (five times faster in DuckDB).
-        selects = [
-            f"SELECT '{field}' AS field, {column} AS value FROM {{table}} WHERE {{where}} "
-            f"AND {column} IS NOT NULL GROUP BY {column}"
-            for field, column in VOCABULARY_COLUMNS
-        ]
-        values = self.run(" UNION ALL ".join(selects) + " ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST")
+        source, params = self.backend.relation("filter_values", filter_values_sql(self.backend.table, self.live), [])
+        values = self.backend.query(
+            f"SELECT * FROM {source} AS filter_values ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST", params
+        )  # noqa: S608
         vocabulary = {field: list(values.loc[values["field"] == field, "value"]) for field, _ in VOCABULARY_COLUMNS}
+        daily = self._daily()
         dates = self.run(
             "SELECT min(product_recommendation_date) AS first_date, max(product_recommendation_date) AS last_date "
-            "FROM {table} WHERE {where}"
+            f"FROM {daily or '{table}'} WHERE {'TRUE' if daily else '{where}'}"
         ).iloc[0]
         vocabulary["dates"] = (as_date(dates["first_date"]), as_date(dates["last_date"]))
         return vocabulary
@@ -202,15 +199,27 @@ class FprData:
             "declined": integer(row["declined"]) or 0,
         }
 
-    @staticmethod
-    def _search(search, personal):
+    def _search(self, search, personal):
         if not search.strip():
             return "", []
         columns = (*OPEN_SEARCH_COLUMNS, *PERSONAL_SEARCH_COLUMNS) if personal else OPEN_SEARCH_COLUMNS
+        if self._no_record_id_can_hold(search.strip().lower()):
+            columns = tuple(column for column in columns if column != "record_id")
         # The text as typed, case ignored: CONTAINS takes no wildcards (ILIKE would read _ and % as
         # wildcards) and is about twice as fast on a column of unique ids.
         condition = " AND (" + " OR ".join(f"CONTAINS(LOWER({column}), ?)" for column in columns) + ")"
         return condition, [search.strip().lower()] * len(columns)
+
+    def _no_record_id_can_hold(self, text):
+        """Locally, whether the text has a character no record id has, when every record id is hexadecimal (a UUID or
+        a digest, as derived when the sync ended): lower-casing 100 million record ids to look for it takes seconds."""
+        if set(text) <= set(HEXADECIMAL) or not self.backend.materialises:
+            return False
+        table = self.backend.derived("record_ids", *record_ids_sql(self.backend.table, self.live))
+        if table is None:
+            return False
+        answer = self.backend.remembered(("record_ids",), lambda: self.backend.query(f"SELECT * FROM {table}"))  # noqa: S608
+        return bool(answer["hexadecimal"][0])
 
     def match_count(self, filters, search="", personal=False):
         """How many records match the filters and the search.

@@ -24,10 +24,27 @@ from datetime import date
 
 import pandas as pd
 
-from finmatch.data.actions import ACTION_SCORE, RANKABLE, open_recommendations_sql
+from finmatch.data.actions import RANKABLE, URGENT_ROWS, open_recommendations_sql, urgent_relations
 from finmatch.data.breakdowns import FINE_KEYS, Breakdowns
+from finmatch.data.daily import (
+    SCORE_TENTHS,
+    band_column,
+    bands_and_scores_sql,
+    counts_sql,
+    daily_sums_sql,
+    day_sums_sql,
+)
 from finmatch.data.kpis import KPI_MEASURES, added, kpi_figures
-from finmatch.data.sql import ACCEPTED, AGE_BUCKETS, DECLINED, NO_DATE, OPEN_STATUSES, affinity_band_sql, ratio_sql
+from finmatch.data.sql import (
+    ACCEPTED,
+    AFFINITY_BANDS,
+    AGE_BUCKETS,
+    DECLINED,
+    NO_DATE,
+    OPEN_STATUSES,
+    affinity_band_sql,
+    ratio_sql,
+)
 
 DAY_SUMS_SQL = f"""
     SELECT product_recommendation_date AS day, product_recommendation_status AS status, count(*) AS records,
@@ -54,10 +71,21 @@ def day_sums(data, filters):
     undated = filters.without_dates()
 
     def compute():
-        frame = data.run(DAY_SUMS_SQL, undated)
+        daily = daily_table(data)
+        if daily is None:
+            frame = data.run(DAY_SUMS_SQL, undated)
+        else:
+            where, params = undated.where("TRUE", data.dialect)
+            frame = data.backend.query(day_sums_sql(daily, where), params)
         return _with_status_counts(frame.assign(day=pd.to_datetime(frame["day"])))
 
     return data.backend.remembered(("day_sums", repr(undated)), compute)
+
+
+def daily_table(data):
+    """The derived table of sums per day and filter values (daily.py) when it is current, else None: built when the
+    page opens it would cost more than the statements it replaces."""
+    return data.backend.derived("daily_sums", *daily_sums_sql(data.backend.table, data.live))
 
 
 def _with_status_counts(frame):
@@ -101,8 +129,13 @@ def kpis_with_periods(data, filters, recent=None, before=None):
 
 
 def breakdowns(data, filters, today):
-    """FprData.breakdowns: the fine counts from one statement; months, ages and dates from the sums per day."""
-    fine = _with_status_counts(fine_counts(data, filters))[[*FINE_KEYS, *COUNTED]]
+    """FprData.breakdowns: the fine counts from one statement, or from the sums per day and filter values when they
+    are current; months, ages and dates from the sums per day."""
+    daily = daily_table(data)
+    if daily is None:
+        fine, by_key = _with_status_counts(fine_counts(data, filters))[[*FINE_KEYS, *COUNTED]], None
+    else:
+        fine, by_key = counts_from_daily(data, daily, filters)
     days = _selected(day_sums(data, filters), filters)
     months = days.assign(month=[None if pd.isna(day) else date(day.year, day.month, 1) for day in days["day"]])
     months = months.groupby("month", dropna=False, sort=False)[list(COUNTED)].sum().reset_index()
@@ -111,7 +144,28 @@ def breakdowns(data, filters, today):
     ages = ages.groupby("age_bucket", sort=False)[list(COUNTED)].sum().reset_index()
     dated = days["day"].dropna()
     first, last = (dated.min(), dated.max()) if len(dated) else (None, None)
-    return Breakdowns(fine, months, ages, first, last)
+    return Breakdowns(fine, months, ages, first, last, by_key)
+
+
+def counts_from_daily(data, daily, filters):
+    """The charts' counts from the sums per day and filter values: per status, stage, product held and segment, and
+    apart, per affinity band and per tenth of score (each with decided and accepted, from the status)."""
+    where, params = filters.where("TRUE", data.dialect)
+    fine = _with_status_counts(data.backend.query(counts_sql(daily, where), params))[
+        ["status", "stage", "product_type", "segment", *COUNTED]
+    ]
+    per_status = data.backend.query(bands_and_scores_sql(daily, where), params)
+    columns = {
+        "band": [(band, band_column(band)) for band in AFFINITY_BANDS],
+        "score_from": [(tenth / 10, f"score_{tenth}") for tenth in SCORE_TENTHS],
+    }
+    by_key = {
+        key: _with_status_counts(
+            pd.concat([per_status.assign(**{key: value, "records": per_status[column]}) for value, column in values])
+        )[[key, *COUNTED]]
+        for key, values in columns.items()
+    }
+    return fine, by_key
 
 
 def fine_counts(data, filters):
@@ -151,39 +205,12 @@ def age_bucket(day, today):
 
 
 # How many of the most urgent open recommendations are kept (more when the last score is tied).
-ACTION_TOP_ROWS = 5000
-ACTION_COLUMNS = (
-    "record_id, customer_id, customer_name, customer_email, customer_segment, customer_lifecycle_stage, product_type, "
-    "product_recommendation, product_recommendation_status, product_recommendation_date, customer_churn_probability, "
-    "customer_product_affinity, recommendation_score"
-)
-FILTERED_COLUMNS = (
-    "customer_id, customer_segment, product_type, customer_lifecycle_stage, product_recommendation_status, "
-    "product_recommendation_date"
-)
+ACTION_TOP_ROWS = URGENT_ROWS
 
 
 def action_relations(data):
-    """(name, SQL, parameters) of the kept urgent recommendations and of every open one of their customers.
-
-    The first finds the ACTION_TOP_ROWS-th highest score from the scores alone, then reads the other columns of
-    the rows that reach it only (by rowid), rather than every column of every open recommendation."""
-    table, rankable = data.backend.table, f"{data.live} AND {RANKABLE}"
-    urgent = f"""
-        WITH cut AS (
-          SELECT {ACTION_SCORE} AS action_score FROM {table} WHERE {rankable}
-          ORDER BY action_score DESC NULLS LAST LIMIT {ACTION_TOP_ROWS}
-        )
-        SELECT {ACTION_COLUMNS} FROM {table}
-        WHERE rowid IN (
-          SELECT rowid FROM {table} WHERE {rankable} AND {ACTION_SCORE} >= (SELECT min(action_score) FROM cut)
-        )
-    """
-    customers = f"""
-        SELECT {FILTERED_COLUMNS} FROM {table}
-        WHERE {rankable} AND customer_id IN (SELECT customer_id FROM urgent_recommendations)
-    """
-    return [("urgent_recommendations", urgent, []), ("urgent_customers_open", customers, [])]
+    """(name, SQL, parameters) of the kept urgent recommendations and of every open one of their customers."""
+    return urgent_relations(data.backend.table, data.live, ACTION_TOP_ROWS)
 
 
 def open_recommendations(data, filters, today, rows):

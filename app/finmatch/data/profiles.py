@@ -8,8 +8,7 @@ Segments and stages are coded as one small integer (ProfileCodes) and products a
 so that the latest profile is one MAX_BY and a customer's products fit in a few integers.
 """
 
-import pandas as pd
-
+from finmatch.data.answers import missing
 from finmatch.data.sql import IS_ACCEPTED, IS_OPEN, affinity_band_sql
 
 HELD_SUFFIX = " account"
@@ -56,7 +55,7 @@ class ProfileCodes:
 
     def decode(self, code):
         """(segment, stage) of a code; None for a part the lists lack."""
-        if code is None or pd.isna(code):
+        if missing(code):
             return None, None
         segment, stage = divmod(int(code), self.stride)
         return (
@@ -191,3 +190,15 @@ def _packed_profiles_sql(table, live, codes, bits, dialect):
               GROUP BY customer_id) AS aggregated
     """
     return sql, [*params, *held_params, *recommended_params]
+
+
+def contacts_sql(table, where):
+    """Each customer's name and email as their latest record holds them (greatest last_updated_epoch)."""
+    return f"""
+          SELECT customer_id,
+                 MAX_BY(customer_name, COALESCE(last_updated_epoch, -1)) AS customer_name,
+                 MAX_BY(customer_email, COALESCE(last_updated_epoch, -1)) AS customer_email
+          FROM {table}
+          WHERE {where}
+          GROUP BY customer_id
+    """  # noqa: S608
