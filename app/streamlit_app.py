@@ -23,7 +23,7 @@ from finmatch.data.filters import Filters
 from finmatch.data.fpr_data import FprData
 from finmatch.privacy import decide_access
 from finmatch.settings import CACHE_TTL_SECONDS
-from finmatch.tabs import campaigns, distributions, explorer, insights, match, overview, who_to_act_on
+from finmatch.tabs import campaigns, distributions, explorer, insights, match, overview, retention, who_to_act_on
 from finmatch.tabs.page import Page
 from finmatch.tabs.widgets import short_error
 
@@ -32,6 +32,7 @@ TABS = {
     "Distributions": distributions.draw,
     "Who to act on": who_to_act_on.draw,
     "Campaigns": campaigns.draw,
+    "Retention": retention.draw,
     "Match": match.draw,
     "Insights": insights.draw,
     "Data explorer": explorer.draw,
