@@ -111,7 +111,18 @@ def sidebar(options, access):
     """The filters (empty = all) and the viewer's access to customer data."""
     st.sidebar.header("Filters")
     segments = st.sidebar.multiselect("Customer segment", options["segments"], placeholder="All segments")
-    product_types = st.sidebar.multiselect("Product held", options["product_types"], placeholder="All products")
+    products = st.sidebar.multiselect(
+        "Product recommended",
+        options["products"],
+        placeholder="All products",
+        help="The product offered to the customer: what they accepted or declined.",
+    )
+    product_types = st.sidebar.multiselect(
+        "Product held",
+        options["product_types"],
+        placeholder="All products",
+        help="The product the customer already has, a different thing from the product recommended.",
+    )
     stages = st.sidebar.multiselect("Lifecycle stage", options["stages"], placeholder="All stages")
     statuses = st.sidebar.multiselect("Recommendation status", options["statuses"], placeholder="All statuses")
     first, last = options["dates"]
@@ -124,7 +135,9 @@ def sidebar(options, access):
     st.sidebar.caption(("🔓 " if access.personal else "🔒 ") + access.reason)
     if st.sidebar.button("Reload data", help=f"Figures are reused for up to {CACHE_TTL_SECONDS // 60} minutes."):
         forget_everything()
-    return Filters(tuple(segments), tuple(product_types), tuple(stages), tuple(statuses), date_from, date_to)
+    return Filters(
+        tuple(segments), tuple(product_types), tuple(stages), tuple(statuses), date_from, date_to, tuple(products)
+    )
 
 
 def viewer_access(data):

@@ -86,9 +86,9 @@ def mask_id(value):
 
 
 def pseudonym(value, key):
-    """A stable stand-in for a customer id in exports: HMAC-SHA256 of the id under the app's secret key (data/members.py),
-    16 hex digits. The same customer gets the same pseudonym in every list; without the key nobody can tell whose it is,
-    even by hashing every guessable id."""
+    """A stable stand-in for a customer id in exports: HMAC-SHA256 of the id under the app's secret key
+    (data/members.py), 16 hex digits. The same customer gets the same pseudonym in every list; without the key nobody
+    can tell whose it is, even by hashing every guessable id."""
     if not isinstance(value, str) or not value:
         return value
     return "FM-" + hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:16]

@@ -19,10 +19,10 @@ from datetime import timedelta
 import pandas as pd
 
 from finmatch.analysis.export import now_utc
-from finmatch.analysis.propensity import fit
+from finmatch.analysis.propensity import as_double, fit
 from finmatch.analysis.rates import product_rates
 from finmatch.data.campaign_list import CLASSES, campaign_sql, order_by_balance, order_by_score
-from finmatch.data.features import customer_features_sql, training_sample_sql
+from finmatch.data.features import derived_relations, training_sample_sql
 from finmatch.data.profiles import ProductBits, ProfileCodes, held_names_for, profiles_sql
 from finmatch.settings import CAMPAIGN_LIST_SIZE, COOL_OFF_DAYS, HIGH_CHURN, TRAINING_SAMPLE
 
@@ -74,7 +74,7 @@ class Campaigns:
         table, live, dialect = self.backend.table, self.data.live, self.backend.dialect
         return [
             ("customer_profiles", *profiles_sql(table, live, self.codes, self.bits, dialect)),
-            ("customer_features", *customer_features_sql(table, live, self.codes, dialect)),
+            *derived_relations(table, live, self.codes, dialect),
         ]
 
     def relations(self):
@@ -118,7 +118,7 @@ class Campaigns:
                 "high_churn": HIGH_CHURN if target.exclude_high_churn else None,
             },
             {
-                "score": model.score_sql("f") if ranks else repr(float(base or 0.0)),
+                "score": model.score_sql("f") if ranks else as_double(base or 0.0),
                 "order": order_by_score() if ranks else order_by_balance(),
                 "size": target.size,
             },

@@ -82,10 +82,10 @@ class Model:
 
     def linear_sql(self, alias="f"):
         """The linear predictor as SQL over a features relation called `alias`."""
-        terms = [_number(self.intercept)]
+        terms = [as_double(self.intercept)]
         for name in NUMERIC_FEATURES:
-            terms.append(f"{_number(self.weights[name])} * COALESCE({alias}.{name}, {_number(self.fill[name])})")
-        cases = " ".join(f"WHEN {int(code)} THEN {_number(w)}" for code, w in sorted(self.code_weights.items()))
+            terms.append(f"{as_double(self.weights[name])} * COALESCE({alias}.{name}, {as_double(self.fill[name])})")
+        cases = " ".join(f"WHEN {int(code)} THEN {as_double(w)}" for code, w in sorted(self.code_weights.items()))
         if cases:
             terms.append(f"CASE {alias}.profile_code {cases} ELSE 0 END")
         return " + ".join(terms)
@@ -213,6 +213,6 @@ def _value(row, name, fill):
     return fill[name] if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-def _number(value):
-    """A float as a SQL literal both engines read exactly (scientific notation included)."""
-    return repr(float(value))
+def as_double(value):
+    """A float as SQL both engines read exactly, as a DOUBLE: a bare 0.25 is a fixed-point number in both."""
+    return f"CAST({float(value)!r} AS DOUBLE)"

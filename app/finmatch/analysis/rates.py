@@ -48,9 +48,7 @@ class ProductRates:
 
 def product_rates(data, today):
     """{product: ProductRates} from one statement; the priors are fitted over every product."""
-    frame = data.backend.query(
-        product_outcomes_sql(data.backend.table, data.live, data.dialect), [today.isoformat()]
-    )
+    frame = data.backend.query(product_outcomes_sql(data.backend.table, data.live, data.dialect), [today.isoformat()])
     rows = [row._asdict() for row in frame.itertuples(index=False)]
     accepted = [int(row["accepted"]) for row in rows]
     decided = [int(row["decided"]) for row in rows]

@@ -30,7 +30,7 @@ def campaign_sql(sources, bit, dialect, rules, ranking):
     has = dialect.has_bit
     churn = "FALSE" if rules["high_churn"] is None else f"f.churn >= {float(rules['high_churn'])!r}"
     features = ", ".join(f"f.{name}" for name in NUMERIC_FEATURES)
-    counts = ", ".join(f"sum(CASE WHEN class = '{name}' THEN 1 ELSE 0 END) AS {name}" for name in CLASSES)
+    counts = ", ".join(f"sum(CASE WHEN decision = '{name}' THEN 1 ELSE 0 END) AS {name}" for name in CLASSES)
     sql = f"""
     WITH candidates AS (
       SELECT customer_id, profile_code,
@@ -53,7 +53,7 @@ def campaign_sql(sources, bit, dialect, rules, ranking):
                     THEN 'cool_off'
                   WHEN c.furthest_status = 0 THEN 'other'
                   WHEN {churn} THEN 'high_churn'
-                  ELSE 'eligible' END AS class,
+                  ELSE 'eligible' END AS decision,
              CASE WHEN c.furthest_status = 1 THEN 1 ELSE 0 END AS declined_before
       FROM candidates AS c
       LEFT JOIN {sources["features"]} AS f ON f.customer_id = c.customer_id
@@ -61,10 +61,10 @@ def campaign_sql(sources, bit, dialect, rules, ranking):
     ),
     counted AS (
       SELECT count(*) AS customers, {counts},
-             sum(CASE WHEN class = 'eligible' AND declined_before = 1 THEN 1 ELSE 0 END) AS declined_again
+             sum(CASE WHEN decision = 'eligible' AND declined_before = 1 THEN 1 ELSE 0 END) AS declined_again
       FROM classified
     ),
-    scored AS (SELECT f.*, {ranking["score"]} AS score FROM classified AS f WHERE f.class = 'eligible'),
+    scored AS (SELECT f.*, {ranking["score"]} AS score FROM classified AS f WHERE f.decision = 'eligible'),
     listed AS (SELECT * FROM scored ORDER BY {ranking["order"]} LIMIT {int(ranking["size"])}),
     contacts AS (
       SELECT customer_id,

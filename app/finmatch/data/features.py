@@ -66,19 +66,20 @@ def training_sample_sql(table, live, features, dialect, size):
     Match's holdout check chooses)."""
     held_out = dialect.md5_first_digit_below("record_id", 3)
     return f"""
-        SELECT sample.record_hash, sample.accepted, sample.held_out, f.*
+        SELECT drawn.record_hash, drawn.accepted, drawn.held_out, f.*
         FROM (SELECT customer_id, MD5(record_id) AS record_hash,
                      CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END AS accepted,
                      CASE WHEN {held_out} THEN 1 ELSE 0 END AS held_out
               FROM {table}
               WHERE {live} AND {IS_DECIDED} AND product_recommendation = ?
               ORDER BY SUBSTR(MD5(record_id), 2) ASC NULLS LAST, record_id ASC NULLS LAST
-              LIMIT {int(size)}) AS sample
-        JOIN {features} AS f ON f.customer_id = sample.customer_id
-        ORDER BY sample.record_hash ASC NULLS LAST
+              LIMIT {int(size)}) AS drawn
+        JOIN {features} AS f ON f.customer_id = drawn.customer_id
+        ORDER BY drawn.record_hash ASC NULLS LAST
     """  # noqa: S608
 
 
-def feature_relations(table, live, codes, dialect):
-    """(name, SQL, parameters) of every per-customer relation of this module, for the derived tables' list."""
+def derived_relations(table, live, codes, dialect):
+    """(name, SQL, parameters) of every per-customer relation the campaigns and the retention list read beyond the
+    profiles: one line each, to be built wherever the other derived tables are built."""
     return (("customer_features", *customer_features_sql(table, live, codes, dialect)),)

@@ -104,9 +104,7 @@ def suppression_summary(page, target, counts):
     held = page.campaigns.held_names(target.product)
     held_words = ", ".join(f"“{name}”" for name in held) if held else "no product held matches it"
     other = f", {counts['other']:,} other status" if counts["other"] else ""
-    churn = (
-        f" · **{counts['high_churn']:,}** likely to leave (retention first)" if target.exclude_high_churn else ""
-    )
+    churn = f" · **{counts['high_churn']:,}** likely to leave (retention first)" if target.exclude_high_churn else ""
     st.markdown(
         f"**{counts['customers']:,}** customers considered ({aimed_at(target)}) · "
         f"**{counts['hold']:,}** already hold {target.product} · "
@@ -149,4 +147,3 @@ def campaign_table(ranked, ids):
 def _money(value):
     """Whole dollars: a value per offer is an estimate, and cents would claim a precision it does not have."""
     return "n/a" if value is None or value != value else f"${value:,.0f}"
-

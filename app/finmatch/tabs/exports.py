@@ -37,16 +37,20 @@ def export_section(page, ranked, header, control_share, noun):
         f"({control_share:.0%}) a random control group not to contact, so that the lift can be measured once "
         "outcomes arrive · model "
         f"{header['model_version'] or 'none'}"
-        + ("" if page.access.personal else " · customer ids are pseudonyms: the same customer has the same one in "
-           "every list")
+        + (
+            ""
+            if page.access.personal
+            else " · customer ids are pseudonyms: the same customer has the same one in every list"
+        )
     )
     left, right = st.columns(2)
-    left.download_button(
-        f"Download the {noun} list as CSV",
-        csv_bytes(rows),
-        file_name=f"{header['campaign_id'].lower()}.csv",
-        mime="text/csv",
-    )
+    with left:
+        st.download_button(
+            f"Download the {noun} list as CSV",
+            csv_bytes(rows),
+            file_name=f"{header['campaign_id'].lower()}.csv",
+            mime="text/csv",
+        )
     store = members_for(page.data.backend)
     if right.button(f"Save the {noun} members for the CRM"):
         try:

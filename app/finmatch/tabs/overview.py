@@ -19,7 +19,7 @@ KPI_CARDS = [
         "Acceptance rate",
         "acceptance_rate",
         share,
-        lambda k: f"Accepted ÷ decided: {k['accepted']:,} of {k['decided']:,}.",
+        lambda k: f"Accepted ÷ answered (accepted or declined): {k['accepted']:,} of {k['decided']:,}.",
     ),
     (
         "Still open",
