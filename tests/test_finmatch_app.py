@@ -98,7 +98,7 @@ def explorer_frame(at):
 
 
 def campaign_frame(at):
-    return dataframe_with(at, "Chance of yes")
+    return dataframe_with(at, "Chance of yes (range)")
 
 
 def retention_frame(at):
@@ -137,13 +137,13 @@ def test_every_view_renders_on_first_load(app_on, finmatch_warehouse):
     headers = {header for frame in at.dataframe for header in frame.value.columns}
     assert {"Action score", "Record ID"} <= headers
     # Campaigns, Retention and Match wait for the viewer's choice, and say so.
-    assert not {"Estimated acceptance", "Chance of yes", "Value at risk"} & headers
+    assert not {"Estimated acceptance", "Chance of yes (range)", "Value at risk"} & headers
     prompts = [message.value for message in at.info]
     assert any(message.startswith("Choose a product to offer") for message in prompts)
     assert any(message.startswith("Choose a customer") for message in prompts)
     choose_customer(choose_product(at))
     assert not at.exception and not at.error
-    assert {"Estimated acceptance", "Chance of yes"} <= {
+    assert {"Estimated acceptance", "Chance of yes (range)"} <= {
         header for frame in at.dataframe for header in frame.value.columns
     }
     assert [toggle.label for toggle in at.toggle] == ["Build the retention list"]  # customer data is never a switch

@@ -16,6 +16,7 @@ from scipy import stats
 from test_finmatch_app import LIVE, sql
 
 from finmatch.analysis.campaign import Target, campaigns_for
+from finmatch.analysis.match import Matcher
 from finmatch.data.backends import DuckDBBackend, SnowparkBackend
 from finmatch.data.fpr_data import FprData
 
@@ -86,8 +87,7 @@ def expected_by_balance(warehouse, product, size, **rules):
     """(customer_id, balance) of the eligible customers, largest balance first."""
     return sql(
         warehouse,
-        classified(product, **rules)
-        + f" SELECT customer_id, balance FROM classes WHERE class = 'eligible' "
+        classified(product, **rules) + f" SELECT customer_id, balance FROM classes WHERE class = 'eligible' "
         f"ORDER BY balance DESC, customer_id LIMIT {size}",
     )
 
@@ -99,8 +99,9 @@ def expected_base_rate(warehouse, product):
         f"SELECT product_recommendation, sum({ACCEPTED}), sum({DECIDED}), "
         "sum(CASE WHEN product_recommendation_status IN ('Pending', 'In Progress') "
         f"AND product_recommendation_date < DATE '{TODAY - timedelta(days=90)}' THEN 1 ELSE 0 END), "
-        "avg(CASE WHEN product_recommendation_status = 'Accepted' AND product_sales_date >= product_recommendation_date "
-        f"THEN product_sales_amount END) {LIVE} AND product_recommendation IS NOT NULL GROUP BY 1",
+        "avg(CASE WHEN product_recommendation_status = 'Accepted' "
+        "AND product_sales_date >= product_recommendation_date THEN product_sales_amount END) "
+        f"{LIVE} AND product_recommendation IS NOT NULL GROUP BY 1",
     )
     rates = [accepted / decided for _, accepted, decided, _, _ in rows]
     mean = sum(rates) / len(rates)
@@ -112,15 +113,17 @@ def expected_base_rate(warehouse, product):
 
 
 def campaign_tools(warehouse, snowflake_session=None):
+    """The app's Campaigns and Matcher on a warehouse, set up as the page sets them up."""
     backend = SnowparkBackend(snowflake_session) if snowflake_session else DuckDBBackend(warehouse)
     data = FprData(backend)
     options = data.vocabulary()
-    return campaigns_for(data, options, options["products"])
+    lists = campaigns_for(data, options, options["products"])
+    return lists, Matcher(data, lists.codes, lists.bits)
 
 
 @pytest.fixture(scope="module")
 def insurance(finmatch_warehouse):
-    return campaign_tools(finmatch_warehouse).build(Target("Insurance", size=200), TODAY)
+    return campaign_tools(finmatch_warehouse)[0].build(Target("Insurance", size=200), TODAY)
 
 
 def test_on_random_data_the_model_does_not_rank_and_the_list_goes_to_the_largest_balances(
@@ -139,7 +142,7 @@ def test_on_random_data_the_model_does_not_rank_and_the_list_goes_to_the_largest
 
 @pytest.mark.parametrize("product", ["Investment", "Credit Card", "Insurance"])
 def test_suppression_counts_add_up_and_equal_sql(finmatch_warehouse, product):
-    counts = campaign_tools(finmatch_warehouse).build(Target(product, size=10), TODAY).counts
+    counts = campaign_tools(finmatch_warehouse)[0].build(Target(product, size=10), TODAY).counts
 
     expected = expected_counts(finmatch_warehouse, product)
     for name in ("hold", "accepted", "open", "cool_off", "other", "high_churn", "eligible"):
@@ -150,7 +153,7 @@ def test_suppression_counts_add_up_and_equal_sql(finmatch_warehouse, product):
 
 
 def test_no_listed_customer_holds_the_product_or_was_offered_it_in_the_cool_off(finmatch_warehouse):
-    listed = campaign_tools(finmatch_warehouse).build(Target("Investment", size=5000), TODAY).ranked
+    listed = campaign_tools(finmatch_warehouse)[0].build(Target("Investment", size=5000), TODAY).ranked
 
     touched = {
         customer
@@ -180,7 +183,7 @@ def recent_declines(finmatch_warehouse, tmp_path_factory):
 
 
 def test_a_decline_keeps_the_customer_out_only_for_the_cool_off(recent_declines):
-    tools = campaign_tools(recent_declines)
+    tools = campaign_tools(recent_declines)[0]
 
     within = tools.build(Target("Loan", size=5000), TODAY)
     assert within.counts["cool_off"] == expected_counts(recent_declines, "Loan").get("cool_off", 0) > 0
@@ -195,7 +198,7 @@ def test_a_decline_keeps_the_customer_out_only_for_the_cool_off(recent_declines)
 
 
 def test_customers_likely_to_leave_are_left_out_of_cross_sell_unless_the_rule_is_off(finmatch_warehouse):
-    tools = campaign_tools(finmatch_warehouse)
+    tools = campaign_tools(finmatch_warehouse)[0]
 
     off = tools.build(Target("Mortgage", size=5000, exclude_high_churn=False), TODAY)
 
@@ -206,7 +209,7 @@ def test_customers_likely_to_leave_are_left_out_of_cross_sell_unless_the_rule_is
 
 
 def test_targeting_keeps_only_the_chosen_profiles(finmatch_warehouse):
-    listed = campaign_tools(finmatch_warehouse).build(Target("Loan", ("Retail",), ("Lead",), size=500), TODAY)
+    listed = campaign_tools(finmatch_warehouse)[0].build(Target("Loan", ("Retail",), ("Lead",), size=500), TODAY)
 
     assert set(listed.ranked["segment"]) == {"Retail"} and set(listed.ranked["stage"]) == {"Lead"}
     expected = sql(
@@ -245,7 +248,7 @@ def planted(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def planted_list(planted):
-    return campaign_tools(planted).build(Target("Insurance", size=300, exclude_high_churn=False), TODAY)
+    return campaign_tools(planted)[0].build(Target("Insurance", size=300, exclude_high_churn=False), TODAY)
 
 
 def test_a_planted_pattern_turns_the_verdict_and_the_model_ranks(planted_list):
@@ -286,7 +289,7 @@ def test_the_ranked_list_follows_the_models_coefficients_over_features_written_h
 def test_the_model_and_its_version_are_the_same_on_both_engines(planted, planted_list):
     from test_finmatch_in_snowflake import StandInSession
 
-    in_snowflake = campaign_tools(planted, StandInSession(planted)).build(
+    in_snowflake = campaign_tools(planted, StandInSession(planted))[0].build(
         Target("Insurance", size=300, exclude_high_churn=False), TODAY
     )
 
@@ -294,3 +297,14 @@ def test_the_model_and_its_version_are_the_same_on_both_engines(planted, planted
     assert list(in_snowflake.ranked["customer_id"]) == list(planted_list.ranked["customer_id"])
     assert list(in_snowflake.ranked["score"]) == pytest.approx(list(planted_list.ranked["score"]), rel=1e-9)
     assert in_snowflake.counts == planted_list.counts
+
+
+def test_the_campaigns_tab_says_the_model_beats_the_base_rate_and_follows_it(app_on, planted):
+    at = app_on(planted).run()
+    next(box for box in at.selectbox if box.label == "Product to offer").set_value("Insurance").run()
+
+    [verdict] = [message.value for message in at.success]
+    assert verdict.startswith("The model beats Insurance's base rate on ")
+    assert "times as often as average (90% likely range " in verdict and "(AUC 0." in verdict
+    assert verdict.endswith("The list follows the model: highest chance of yes first.")
+    assert any(caption.value.startswith("How it was checked: a logistic regression") for caption in at.caption)

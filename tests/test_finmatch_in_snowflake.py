@@ -36,7 +36,6 @@ from test_finmatch_app import (
     expected_cards,
     explorer_frame,
     is_pseudonym,
-    retention_frame,
 )
 
 CORTEX_ANSWER = "Cortex says: act on the open high-affinity recommendations first."

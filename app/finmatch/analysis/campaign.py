@@ -167,8 +167,8 @@ def _with_intervals(listed, codes):
 
 
 def _balance_reason(row):
-    again = " · declined over the cool-off ago" if row.get("declined_before") == 1 else ""
-    return f"balance ${row['balance']:,.0f}: the most at stake at the base rate{again}"
+    again = "; said no before the cool-off" if row.get("declined_before") == 1 else ""
+    return f"balance ${row['balance']:,.0f}, most at stake{again}"
 
 
 def _product(chance, share, sale):

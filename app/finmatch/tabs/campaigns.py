@@ -20,24 +20,19 @@ CHOOSE_PRODUCT = (
 CAMPAIGN_COLUMNS = {
     "rank": "Rank",
     "customer_id": "Customer ID",
-    "segment": "Segment",
-    "stage": "Stage",
-    "score": "Chance of yes",
-    "chance_range": "Likely range",
-    "expected_value": "Value per offer",
-    "value_range": "Value range",
+    "profile": "Segment · stage",
+    "chance": "Chance of yes (range)",
+    "value": "Value per offer (range)",
     "reason": "Why",
 }
-# Widths in pixels, so that the table fits a 1,400-pixel screen without scrolling sideways.
+# Widths in pixels: the table fits beside the sidebar on a 1,400-pixel screen without scrolling sideways.
 COLUMN_WIDTHS = {
-    "Rank": 50,
+    "Rank": 45,
     "Customer ID": 150,
-    "Segment": 110,
-    "Stage": 95,
-    "Chance of yes": 95,
-    "Likely range": 110,
-    "Value per offer": 105,
-    "Value range": 130,
+    "Segment · stage": 150,
+    "Chance of yes (range)": 160,
+    "Value per offer (range)": 175,
+    "Why": 250,
 }
 
 
@@ -91,7 +86,9 @@ def choose_target(products, options):
         "Days before offering again after a no", min_value=0, max_value=3650, value=COOL_OFF_DAYS, step=30
     )
     exclude = churn_column.checkbox(
-        f"Leave out customers likely to leave (churn probability {HIGH_CHURN} or more): retention first", value=True
+        f"Leave out customers likely to leave (churn {HIGH_CHURN} or more)",
+        value=True,
+        help="They belong on the Retention tab's list first: a cross-sell offer is not what keeps them.",
     )
     control = control_column.number_input("Control group, % of the list", min_value=0, max_value=50, value=10, step=5)
     if product is None:
@@ -134,11 +131,16 @@ def campaign_table(ranked, ids):
     frame = ranked.assign(
         rank=range(1, len(ranked) + 1),
         customer_id=ids,
-        score=ranked["score"].map(share),
-        chance_range=[f"{share(low)}–{share(high)}" for low, high in zip(ranked["low"], ranked["high"], strict=True)],
-        expected_value=ranked["expected_value"].map(_money),
-        value_range=[
-            f"{_money(low)}–{_money(high)}" for low, high in zip(ranked["value_low"], ranked["value_high"], strict=True)
+        profile=[f"{segment} · {stage}" for segment, stage in zip(ranked["segment"], ranked["stage"], strict=True)],
+        chance=[
+            f"{share(score)} ({share(low)}–{share(high)})"
+            for score, low, high in zip(ranked["score"], ranked["low"], ranked["high"], strict=True)
+        ],
+        value=[
+            f"{_money(value)} ({_money(low)}–{_money(high)})"
+            for value, low, high in zip(
+                ranked["expected_value"], ranked["value_low"], ranked["value_high"], strict=True
+            )
         ],
     )[list(CAMPAIGN_COLUMNS)]
     return frame.rename(columns=CAMPAIGN_COLUMNS)
