@@ -135,8 +135,8 @@ def test_sales_are_counted_only_after_acceptance(finmatch_warehouse):
     assert f"${every_sale:,.2f}" not in text
     (stale, recent) = sql(
         finmatch_warehouse,
-        "SELECT count(*) FILTER (WHERE product_recommendation_date < DATE '{0}' - 90), "
-        "count(*) FILTER (WHERE product_recommendation_date >= DATE '{0}' - 90) ".format(TODAY)
+        f"SELECT count(*) FILTER (WHERE product_recommendation_date < DATE '{TODAY}' - 90), "
+        f"count(*) FILTER (WHERE product_recommendation_date >= DATE '{TODAY}' - 90) "
         + f"{LIVE} AND product_recommendation_status IN ('Pending', 'In Progress') "
         "AND customer_product_affinity >= 0.75",
     )[0]
