@@ -308,3 +308,23 @@ def test_the_campaigns_tab_says_the_model_beats_the_base_rate_and_follows_it(app
     assert "times as often as average (90% likely range " in verdict and "(AUC 0." in verdict
     assert verdict.endswith("The list follows the model: highest chance of yes first.")
     assert any(caption.value.startswith("How it was checked: a logistic regression") for caption in at.caption)
+
+
+# ---------- when the model may rank ----------
+
+
+def check(**changes):
+    from finmatch.analysis.propensity import Check
+
+    figures = {"held_out": 100, "accepted": 40, "auc": 0.7, "auc_low": 0.6, "auc_high": 0.8}
+    figures.update({"lift": 1.6, "lift_low": 1.2, "lift_high": 2.0}, **changes)
+    return Check(**figures)
+
+
+def test_the_model_ranks_only_when_both_intervals_clear_chance_on_enough_answers():
+    assert check().beats_base_rate
+    assert not check(lift_low=1.0).beats_base_rate and check(lift_low=1.0001).beats_base_rate
+    assert not check(auc_low=0.5).beats_base_rate and check(auc_low=0.5001).beats_base_rate
+    assert check(held_out=30, accepted=10).enough and not check(held_out=29, accepted=10).enough
+    assert not check(held_out=29, accepted=10).beats_base_rate
+    assert not check(accepted=0).enough and not check(accepted=100).enough and check(accepted=99).enough
