@@ -74,7 +74,7 @@ class Campaigns:
         table, live, dialect = self.backend.table, self.data.live, self.backend.dialect
         return [
             ("customer_profiles", *profiles_sql(table, live, self.codes, self.bits, dialect)),
-            *derived_relations(table, live, self.codes, dialect),
+            *derived_relations(table, live, self.codes, dialect, self.held_products),
         ]
 
     def relations(self):
