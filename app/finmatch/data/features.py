@@ -7,6 +7,7 @@ stage: days from their latest stage change to their latest recommendation. Avera
 never depend on which record is read first, so the relation is the same on either engine.
 """
 
+from finmatch.data.cells import HELD_OUT_DIGITS
 from finmatch.data.sql import IS_ACCEPTED, IS_DECIDED
 
 # Numeric features, by the column of the relation that holds them.
@@ -83,7 +84,7 @@ def training_sample_sql(table, live, features, dialect, size):
     checked on: at most `size` of them, those first by MD5 of the record id after its first digit, each with its
     customer's features, whether it was accepted and whether it is held out (first digit of the MD5 below 3, as
     Match's holdout check chooses)."""
-    held_out = dialect.md5_first_digit_below("record_id", 3)
+    held_out = dialect.md5_first_digit_below("record_id", HELD_OUT_DIGITS)
     return f"""
         SELECT drawn.record_hash, drawn.accepted, drawn.held_out, f.*
         FROM (SELECT customer_id, MD5(record_id) AS record_hash,
