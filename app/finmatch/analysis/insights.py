@@ -196,16 +196,13 @@ def _optimisation(stats):
     rows = comparable(stats, "by_segment")
     if rows:
         p_value, _, worst = acceptance_difference(rows)
-        if significant(p_value):
-            text += (
-                f" By segment, {worst['value']} accepts least ({_rate(worst)}; Pearson's chi-square test across the "
-                f"{len(rows)} segments, {p_in_words(p_value)}): test a different product mix there."
-            )
-        else:
-            text += (
-                f" By segment, acceptance differs by no more than chance (Pearson's chi-square test across the "
-                f"{len(rows)} segments, {p_in_words(p_value)}): no segment stands out."
-            )
+        test = f"Pearson's chi-square test across the {len(rows)} segments, {p_in_words(p_value)}"
+        text += _as_tested(
+            p_value,
+            f" By segment, {worst['value']} accepts least ({_rate(worst)}; {test}): test a different product mix "
+            "there.",
+            f" By segment, acceptance differs by no more than chance ({test}): no segment stands out.",
+        )
     else:
         text += " " + _not_compared(stats, "by_segment", "segments")
     return text
@@ -274,17 +271,20 @@ def _strategic(stats):
     products = comparable(stats, "by_product")
     if products:
         p_value, best, _ = acceptance_difference(products)
-        if significant(p_value):
-            text += (
-                f" By product recommended, lead marketing with {best['value']}, the product accepted most when "
-                f"recommended ({_rate(best)}; Pearson's chi-square test, {p_in_words(p_value)})."
-            )
-        else:
-            text += (
-                " By product recommended, no product is accepted more often than chance explains (Pearson's "
-                f"chi-square test, {p_in_words(p_value)}): let each campaign's own model and value decide."
-            )
+        test = f"Pearson's chi-square test, {p_in_words(p_value)}"
+        text += _as_tested(
+            p_value,
+            f" By product recommended, lead marketing with {best['value']}, the product accepted most when "
+            f"recommended ({_rate(best)}; {test}).",
+            f" By product recommended, no product is accepted more often than chance explains ({test}): let each "
+            "campaign's own model and value decide.",
+        )
     return text
+
+
+def _as_tested(p_value, claim, no_claim):
+    """The claim when its test finds the difference larger than chance, otherwise the sentence that says it is not."""
+    return claim if significant(p_value) else no_claim
 
 
 _WRITERS = {
