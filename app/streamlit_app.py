@@ -157,11 +157,12 @@ def guarded(draw, page):
 
 
 def tables_for_a_first_campaign(campaign_lists):
-    """Waits, once the page is drawn, for the tables a campaign reads (locally; in Snowflake there is nothing to wait
-    for), so that the first product chosen is answered at once rather than after them. The run ends a little later,
-    but the viewer already sees every tab meanwhile. Match's outcomes go on being built in the background."""
+    """Waits, once the page is drawn, for the customers' profiles (locally; in Snowflake there is nothing to wait
+    for), which a campaign and Match's first customer both read. The run ends a little later, but the viewer already
+    sees every tab meanwhile. The customers' features (campaigns, retention) and Match's outcomes go on being built
+    in the background: a first product chosen at once waits for the features."""
     try:
-        campaign_lists.relations()
+        campaign_lists.backend.relation(*campaign_lists.builds()[0])
     except Exception:  # noqa: BLE001, S110 - the Campaigns tab shows the error once a product is chosen
         pass
 
