@@ -328,3 +328,23 @@ def test_the_model_ranks_only_when_both_intervals_clear_chance_on_enough_answers
     assert check(held_out=30, accepted=10).enough and not check(held_out=29, accepted=10).enough
     assert not check(held_out=29, accepted=10).beats_base_rate
     assert not check(accepted=0).enough and not check(accepted=100).enough and check(accepted=99).enough
+
+
+def test_the_products_rates_are_the_same_on_both_engines(finmatch_warehouse):
+    from test_finmatch_in_snowflake import StandInSession
+
+    locally = campaign_tools(finmatch_warehouse)[0].rates(TODAY)
+    in_snowflake = campaign_tools(finmatch_warehouse, StandInSession(finmatch_warehouse))[0].rates(TODAY)
+
+    assert locally.keys() == in_snowflake.keys() and len(locally) == 6
+    for product, rates in locally.items():
+        there = in_snowflake[product]
+        assert (rates.answered.accepted, rates.answered.out_of, rates.offered.out_of, rates.sales) == (
+            there.answered.accepted,
+            there.answered.out_of,
+            there.offered.out_of,
+            there.sales,
+        )
+        assert (rates.answered.estimate, rates.offered.low, rates.sale_low) == pytest.approx(
+            (there.answered.estimate, there.offered.low, there.sale_low), rel=1e-9
+        )

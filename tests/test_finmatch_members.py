@@ -104,3 +104,26 @@ def test_saved_members_replace_their_campaigns_earlier_rows_and_the_key_is_drawn
     key = store.key()
     assert len(key) == 64 and store.key() == key
     assert LocalMembers(tmp_path / "other.db").key() != key
+
+
+def test_in_snowflake_members_are_inserted_as_the_same_rows_and_the_key_is_kept_beside_fpr_records(
+    finmatch_warehouse,
+):
+    from test_finmatch_in_snowflake import StandInSession
+
+    from finmatch.data.backends import SnowparkBackend
+    from finmatch.data.members import SnowflakeMembers
+
+    session = StandInSession(finmatch_warehouse)
+    store = SnowflakeMembers(SnowparkBackend(session))
+    rows = members(ranked(300), HEADER, 0.1, key=store.key())
+
+    store.save(rows)
+    store.save(rows)
+    kept = store.read(HEADER["campaign_id"])
+
+    assert list(kept["customer_id"]) == list(rows["customer_id"]) and len(kept) == 300
+    assert list(kept["control_group"]) == list(rows["control_group"]) and int(kept["control_group"].sum()) == 30
+    assert list(pd.to_datetime(kept["created_at"])) == [pd.Timestamp(CREATED)] * 300
+    assert store.key() == store.key()
+    assert sum("INSERT INTO FINMATCH_CAMPAIGN_MEMBERS" in query for query in session.queries) == 4  # 2 saves x 2
