@@ -348,3 +348,25 @@ def test_the_products_rates_are_the_same_on_both_engines(finmatch_warehouse):
         assert (rates.answered.estimate, rates.offered.low, rates.sale_low) == pytest.approx(
             (there.answered.estimate, there.offered.low, there.sale_low), rel=1e-9
         )
+
+
+def test_each_products_rates_equal_sql_with_the_average_sales_t_interval(finmatch_warehouse):
+    rates = campaign_tools(finmatch_warehouse)[0].rates(TODAY)
+    sale = (
+        "CASE WHEN product_recommendation_status = 'Accepted' AND product_sales_date >= product_recommendation_date "
+        "THEN product_sales_amount END"
+    )
+    rows = sql(
+        finmatch_warehouse,
+        "SELECT product_recommendation, sum(CASE WHEN product_recommendation_status IN ('Pending', 'In Progress') "
+        f"THEN 1 ELSE 0 END), count({sale}), avg({sale}), stddev_samp({sale}) {LIVE} "
+        "AND product_recommendation IS NOT NULL GROUP BY 1",
+    )
+    for product, still_open, sales, average, spread in rows:
+        found = rates[product]
+        half = stats.t.ppf(0.95, sales - 1) * spread / math.sqrt(sales)
+        assert (found.product, found.still_open, found.sales) == (product, still_open, sales)
+        assert (found.average_sale, found.sale_low, found.sale_high) == pytest.approx(
+            (average, average - half, average + half), rel=1e-9
+        )
+        assert found.stale_open == found.offered.out_of - found.answered.out_of

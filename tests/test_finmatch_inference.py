@@ -144,3 +144,40 @@ def test_a_lift_with_no_signal_and_with_every_record_accepted():
     ones = np.ones(50)
     assert lift_with_interval(ones, np.arange(50)) == pytest.approx((1.0, 1.0, 1.0))
     assert lift_with_interval(np.zeros(50), np.arange(50)) == (None, None, None)
+
+
+def test_the_riskiest_stage_is_tested_against_the_others_pooled():
+    """Stages A (mean 0.6, sd 0.1, 10), B (0.4, 0.1, 10), C (0.4, 0.3, 20): A against B and C pooled, whose mean is
+    0.4 and whose squared deviations add up to 9 x 0.01 + 19 x 0.09 = 1.8 over 30 values (sd sqrt(1.8 / 29))."""
+    from finmatch.analysis.claims import churn_difference
+
+    rows = [
+        {"value": "A", "avg_churn_probability": 0.6, "sd_churn": 0.1, "n_churn": 10},
+        {"value": "B", "avg_churn_probability": 0.4, "sd_churn": 0.1, "n_churn": 10},
+        {"value": "C", "avg_churn_probability": 0.4, "sd_churn": 0.3, "n_churn": 20},
+    ]
+
+    p_value, riskiest = churn_difference(rows)
+
+    assert riskiest["value"] == "A"
+    assert p_value == pytest.approx(welch_p(0.6, 0.1, 10, 0.4, math.sqrt(1.8 / 29), 30), rel=1e-12)
+    tied = [dict(row, avg_churn_probability=0.5) for row in rows]
+    assert churn_difference(tied)[1]["value"] == "C"  # equal averages: the alphabetically last
+
+
+def test_a_projection_multiplies_the_ends_of_both_intervals():
+    from scipy import stats
+
+    from finmatch.analysis.claims import projection
+
+    estimate, low, high = projection(10, 3, 8, 5, 1000.0, 100.0)
+
+    half = stats.t.ppf(0.95, 4) * 100 / math.sqrt(5)
+    assert estimate == pytest.approx(10 * 0.4 * 1000)
+    assert low == pytest.approx(10 * stats.beta.ppf(0.05, 4, 6) * (1000 - half))
+    assert high == pytest.approx(10 * stats.beta.ppf(0.95, 4, 6) * (1000 + half))
+    one_sale = projection(10, 3, 8, 1, 1000.0, None)
+    assert one_sale == pytest.approx(
+        (4000, 10 * stats.beta.ppf(0.05, 4, 6) * 1000, 10 * stats.beta.ppf(0.95, 4, 6) * 1000)
+    )
+    assert projection(10, 0, 0, 5, 1000.0, 100.0) is None and projection(10, 3, 8, 0, None, None) is None
