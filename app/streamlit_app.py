@@ -23,7 +23,7 @@ from finmatch.data.filters import Filters
 from finmatch.data.fpr_data import FprData
 from finmatch.privacy import decide_access
 from finmatch.settings import CACHE_TTL_SECONDS
-from finmatch.tabs import campaigns, distributions, explorer, insights, match, overview, who_to_act_on
+from finmatch.tabs import campaigns, distributions, explorer, insights, match, overview, retention, who_to_act_on
 from finmatch.tabs.page import Page
 from finmatch.tabs.widgets import short_error
 
@@ -32,6 +32,7 @@ TABS = {
     "Distributions": distributions.draw,
     "Who to act on": who_to_act_on.draw,
     "Campaigns": campaigns.draw,
+    "Retention": retention.draw,
     "Match": match.draw,
     "Insights": insights.draw,
     "Data explorer": explorer.draw,
@@ -111,7 +112,18 @@ def sidebar(options, access):
     """The filters (empty = all) and the viewer's access to customer data."""
     st.sidebar.header("Filters")
     segments = st.sidebar.multiselect("Customer segment", options["segments"], placeholder="All segments")
-    product_types = st.sidebar.multiselect("Product held", options["product_types"], placeholder="All products")
+    products = st.sidebar.multiselect(
+        "Product recommended",
+        options["products"],
+        placeholder="All products",
+        help="The product offered to the customer: what they accepted or declined.",
+    )
+    product_types = st.sidebar.multiselect(
+        "Product held",
+        options["product_types"],
+        placeholder="All products",
+        help="The product the customer already has, a different thing from the product recommended.",
+    )
     stages = st.sidebar.multiselect("Lifecycle stage", options["stages"], placeholder="All stages")
     statuses = st.sidebar.multiselect("Recommendation status", options["statuses"], placeholder="All statuses")
     first, last = options["dates"]
@@ -124,7 +136,9 @@ def sidebar(options, access):
     st.sidebar.caption(("🔓 " if access.personal else "🔒 ") + access.reason)
     if st.sidebar.button("Reload data", help=f"Figures are reused for up to {CACHE_TTL_SECONDS // 60} minutes."):
         forget_everything()
-    return Filters(tuple(segments), tuple(product_types), tuple(stages), tuple(statuses), date_from, date_to)
+    return Filters(
+        tuple(segments), tuple(product_types), tuple(stages), tuple(statuses), date_from, date_to, tuple(products)
+    )
 
 
 def viewer_access(data):
@@ -144,11 +158,12 @@ def guarded(draw, page):
 
 
 def tables_for_a_first_campaign(campaign_lists):
-    """Waits, once the page is drawn, for the tables a campaign reads (locally; in Snowflake there is nothing to wait
-    for), so that the first product chosen is answered at once rather than after them. The run ends a little later,
-    but the viewer already sees every tab meanwhile. Match's outcomes go on being built in the background."""
+    """Waits, once the page is drawn, for the customers' profiles (locally; in Snowflake there is nothing to wait
+    for), which a campaign and Match's first customer both read. The run ends a little later, but the viewer already
+    sees every tab meanwhile. The customers' features (campaigns, retention) and Match's outcomes go on being built
+    in the background: a first product chosen at once waits for the features."""
     try:
-        campaign_lists.relations()
+        campaign_lists.backend.relation(*campaign_lists.builds()[0])
     except Exception:  # noqa: BLE001, S110 - the Campaigns tab shows the error once a product is chosen
         pass
 

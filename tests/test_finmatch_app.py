@@ -13,7 +13,7 @@ import pandas as pd
 from conftest import SOFT_DELETED
 
 LIVE = "FROM tester.fpr_records WHERE NOT coalesce(_fivetran_deleted, false)"
-TABS = ["Overview", "Distributions", "Who to act on", "Campaigns", "Match", "Insights", "Data explorer"]
+TABS = ["Overview", "Distributions", "Who to act on", "Campaigns", "Retention", "Match", "Insights", "Data explorer"]
 ACCEPTED = "CASE WHEN product_recommendation_status = 'Accepted' THEN 1 ELSE 0 END"
 DECIDED = "CASE WHEN product_recommendation_status IN ('Accepted', 'Declined') THEN 1 ELSE 0 END"
 OPEN = "CASE WHEN product_recommendation_status IN ('Pending', 'In Progress') THEN 1 ELSE 0 END"
@@ -98,7 +98,16 @@ def explorer_frame(at):
 
 
 def campaign_frame(at):
-    return dataframe_with(at, "Expected value")
+    return dataframe_with(at, "Chance of yes (range)")
+
+
+def retention_frame(at):
+    return dataframe_with(at, "Value at risk")
+
+
+def is_pseudonym(value):
+    """A customer id as masked exports and lists show it: FM- and 16 hex digits of its HMAC."""
+    return len(value) == 19 and value.startswith("FM-") and all(ch in "0123456789abcdef" for ch in value[3:])
 
 
 def dataframe_with(at, header):
@@ -127,17 +136,17 @@ def test_every_view_renders_on_first_load(app_on, finmatch_warehouse):
     assert len(charts(at)) == 8  # the monthly overview, six distributions and the ages of open recommendations
     headers = {header for frame in at.dataframe for header in frame.value.columns}
     assert {"Action score", "Record ID"} <= headers
-    # Campaigns and Match wait for the viewer's choice, and say so.
-    assert not {"Estimated acceptance", "Expected value"} & headers
+    # Campaigns, Retention and Match wait for the viewer's choice, and say so.
+    assert not {"Estimated acceptance", "Chance of yes (range)", "Value at risk"} & headers
     prompts = [message.value for message in at.info]
     assert any(message.startswith("Choose a product to offer") for message in prompts)
     assert any(message.startswith("Choose a customer") for message in prompts)
     choose_customer(choose_product(at))
     assert not at.exception and not at.error
-    assert {"Estimated acceptance", "Expected value"} <= {
+    assert {"Estimated acceptance", "Chance of yes (range)"} <= {
         header for frame in at.dataframe for header in frame.value.columns
     }
-    assert not at.toggle  # customer data is never a switch in the page
+    assert [toggle.label for toggle in at.toggle] == ["Build the retention list"]  # customer data is never a switch
     assert "Hollow points: " in captions(at)  # months with too few decided recommendations are flagged
 
 
@@ -165,7 +174,7 @@ def test_kpis_equal_sql_over_the_whole_table_with_their_definitions(app_on, finm
     )[0]
     assert records == 750 - SOFT_DELETED
     text = captions(at)
-    assert f"Accepted ÷ decided: {accepted:,} of {decided:,}." in text
+    assert f"Accepted ÷ answered (accepted or declined): {accepted:,} of {decided:,}." in text
     assert f"{still_open:,} of {records:,} are Pending or In Progress." in text
     assert f"{sold:,} accepted, sold on or after the recommendation date." in text
     assert f"{records:,} records selected (All records)." in text
@@ -180,7 +189,9 @@ def test_filters_change_the_kpis_as_the_sql_says(app_on, finmatch_warehouse):
     assert cards(at) == expected_cards(finmatch_warehouse, "AND customer_segment = 'Retail'")
     assert cards(at) != unfiltered
 
-    at.sidebar.multiselect[3].set_value(["Accepted", "Declined"]).run()
+    next(box for box in at.sidebar.multiselect if box.label == "Recommendation status").set_value(
+        ["Accepted", "Declined"]
+    ).run()
 
     where = "AND customer_segment = 'Retail' AND product_recommendation_status IN ('Accepted', 'Declined')"
     assert cards(at) == expected_cards(finmatch_warehouse, where)
@@ -264,16 +275,18 @@ def test_customer_data_is_masked_everywhere_by_default(app_on, finmatch_warehous
     at = choose_product(app_on(finmatch_warehouse).run())
 
     actions = dataframe_with(at, "Action score")
-    for frame in (actions, explorer_frame(at), campaign_frame(at)):
+    for frame in (actions, explorer_frame(at)):
         assert all("•" in value for value in frame["Customer ID"])
         assert all("•" in value for value in frame["Customer"])
+    assert all(is_pseudonym(value) for value in campaign_frame(at)["Customer ID"])
     assert all(email.split("@")[0].endswith("•••") for email in actions["Email"])
     assert set(downloads) == {"Download as CSV", "Download the campaign list as CSV"}
     names = {name for (name,) in sql(finmatch_warehouse, f"SELECT DISTINCT customer_name {LIVE}")}
     for csv in downloads.values():
-        assert "CUST_0" not in csv and "@example.com" in csv
+        assert "CUST_0" not in csv
         assert not any(f"customer{number}@" in csv for number in range(1, 751))
         assert not any(name in csv.split(",") for name in names)
+    assert "@example.com" in downloads["Download as CSV"]
     picker = next(box for box in at.selectbox if box.label.startswith("Customer"))
     assert all("•" in option for option in picker.options)
     assert "Customer data masked" in "\n".join(caption.value for caption in at.sidebar.caption)
@@ -356,3 +369,19 @@ def test_a_filter_that_matches_nothing_says_so(app_on, finmatch_warehouse):
     assert not at.exception
     assert len(at.warning) == len(TABS)
     assert "No records match the filters" in at.warning[0].value
+
+
+def test_the_overview_filters_by_product_recommended_and_by_product_held_each_labelled(app_on, finmatch_warehouse):
+    at = app_on(finmatch_warehouse).run()
+    recommended = next(box for box in at.sidebar.multiselect if box.label == "Product recommended")
+    held = next(box for box in at.sidebar.multiselect if box.label == "Product held")
+    assert "accepted or declined" in recommended.help and "already has" in held.help
+
+    recommended.set_value(["Insurance"]).run()
+    assert cards(at) == expected_cards(finmatch_warehouse, "AND product_recommendation = 'Insurance'")
+    assert "Product recommended: Insurance" in captions(at)
+
+    next(box for box in at.sidebar.multiselect if box.label == "Product recommended").set_value([]).run()
+    next(box for box in at.sidebar.multiselect if box.label == "Product held").set_value(["Insurance"]).run()
+    assert cards(at) == expected_cards(finmatch_warehouse, "AND product_type = 'Insurance'")
+    assert "Product held: Insurance" in captions(at)

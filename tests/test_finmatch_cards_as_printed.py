@@ -28,7 +28,7 @@ def test_the_cards_print_each_figure_exactly(app_on, known_records):
         "Avg transaction value": "$12,345.68",
     }
     text = captions(at)
-    assert "Accepted ÷ decided: 15 of 24." in text
+    assert "Accepted ÷ answered (accepted or declined): 15 of 24." in text
     assert "16 of 40 are Pending or In Progress." in text
     assert "12 accepted, sold on or after the recommendation date." in text
     assert "40 records selected (All records)." in text
@@ -49,4 +49,4 @@ def test_a_sales_total_under_a_million_is_printed_in_thousands(app_on, known_rec
         "Avg account balance": "$2,000.40",
         "Avg transaction value": "$12,345.68",
     }
-    assert "Accepted ÷ decided: 5 of 14." in captions(at)
+    assert "Accepted ÷ answered (accepted or declined): 5 of 14." in captions(at)

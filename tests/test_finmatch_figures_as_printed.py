@@ -152,10 +152,40 @@ def test_the_insights_print_money_shares_and_scores_exactly(known_records):
         "on or after the recommendation, $104,166.67 each on average."
     )
     assert "Average balance $2,000.40, average transaction value $12,345.68." in financial
-    assert (
-        "If one in ten of the 4 open high-affinity recommendations were accepted and sold at that average, sales "
-        "after acceptance would grow by about **$41,666.67**"
-    ) in financial
+    assert financial.endswith(
+        "No projection: 4 open high-affinity recommendations are older than 90 days and count as not accepted, and "
+        "none is younger."
+    )
+
+
+def test_a_projection_comes_from_measured_rates_with_the_ends_of_both_intervals(known_records):
+    """10 open high-affinity recommendations younger than 90 days; 3 of 8 decided high-affinity ones accepted:
+    Beta(4, 6) under a uniform prior, mean 0.4; five sales averaging $1,000 with a spread of $100: Student's t with
+    4 degrees of freedom. About 10 x 0.4 x $1,000 = $4,000, the range from the ends of both intervals."""
+    from scipy import stats as scipy_stats
+
+    stats = gather_statistics(FprData(DuckDBBackend(known_records)), Filters(), TODAY)
+    stats.update(
+        open_high_affinity=12,
+        open_high_affinity_recent=10,
+        accepted_high_affinity=3,
+        decided_high_affinity=8,
+        sales_after_acceptance=5,
+        avg_sale_after_acceptance=1000.0,
+        sd_sale_after_acceptance=100.0,
+    )
+    half = 2.131846786326649 * 100 / 5**0.5  # t(0.95, 4 df) x standard error
+    low = 10 * scipy_stats.beta.ppf(0.05, 4, 6) * (1000 - half)
+    high = 10 * scipy_stats.beta.ppf(0.95, 4, 6) * (1000 + half)
+
+    financial = computed_insight("Financial impact", stats)
+
+    assert financial.endswith(
+        "If the 10 open high-affinity recommendations younger than 90 days are accepted as decided high-affinity "
+        "ones were (3 of 8) and sold at the average sale, they would bring about **$4,000.00** "
+        f"(90% range ${low:,.2f} to ${high:,.2f}); 2 open high-affinity recommendations are older than 90 days and "
+        "count as not accepted."
+    )
 
 
 def figures(kpis):

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,7 +25,8 @@ import pytest
 import requests
 from conftest import APP_DIR, SOFT_DELETED
 from test_finmatch_app import LIVE
-from test_finmatch_campaign import HELD_AS, expected_campaign, expected_counts
+from test_finmatch_campaign import HELD_AS, expected_by_balance, expected_counts
+from test_finmatch_exports import key_in, pseudonym
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS_ENV = "FINMATCH_SCREENSHOTS"
@@ -46,6 +48,12 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Running:
+    url: str
+    app_db: Path
 
 
 @pytest.fixture
@@ -75,7 +83,7 @@ def running_app(finmatch_warehouse, tmp_path):
             process.kill()
             pytest.fail(f"streamlit did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}")
         time.sleep(0.2)
-    yield url
+    yield Running(url, tmp_path / "finmatch_app.db")
     process.terminate()
     process.wait(timeout=30)
     log.close()
@@ -116,7 +124,7 @@ def test_every_tab_renders_in_chromium_with_figures_equal_to_sql(
     running_app, browser_page, finmatch_warehouse, screenshots
 ):
     page = browser_page
-    page.goto(running_app)
+    page.goto(running_app.url)
 
     page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
     page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg')
@@ -141,8 +149,12 @@ def test_every_tab_renders_in_chromium_with_figures_equal_to_sql(
     screenshot(page, screenshots, "actions")
 
     show_tab(page, "Campaigns")
-    check_campaigns(page, finmatch_warehouse)
+    check_campaigns(page, finmatch_warehouse, running_app.app_db)
     screenshot(page, screenshots, "campaigns")
+
+    show_tab(page, "Retention")
+    check_retention(page)
+    screenshot(page, screenshots, "retention")
 
     show_tab(page, "Match")
     check_match(page, finmatch_warehouse)
@@ -241,29 +253,42 @@ def most_urgent(warehouse, rows):
     )
 
 
-def check_campaigns(page, warehouse):
-    """Nothing before a product is chosen; then the suppression counts and the ranked list of SQL."""
+def check_campaigns(page, warehouse, app_db):
+    """Nothing before a product is chosen; then the counts and the ranked list of SQL, under the pseudonyms of the
+    app's key, in a table that fits a 1,400-pixel screen without scrolling sideways."""
     panel = visible_panel(page)
     panel.get_by_text("Choose a product to offer").wait_for(timeout=60_000)
     assert panel.locator('[data-testid="stDataFrame"]').count() == 0
     choose(panel, page, "Product to offer", "Investment")
     panel.get_by_text("customers considered").wait_for(timeout=60_000)  # the prompt also speaks of "already hold"
 
-    customers, hold, recommended, still_open, accepted, declined, eligible = expected_counts(warehouse, "Investment")
+    counts = expected_counts(warehouse, "Investment")
+    text = panel.inner_text()
     assert (
-        f"{customers:,} customers considered (every customer) · {hold:,} already hold Investment · "
-        f"{recommended:,} already recommended it ({still_open:,} still open, {accepted:,} accepted, "
-        f"{declined:,} declined) · {eligible:,} eligible"
-    ) in panel.inner_text()
+        f"{sum(counts.values()):,} customers considered (every customer) · {counts['hold']:,} already hold Investment"
+    ) in text
+    assert f"{counts['high_churn']:,} likely to leave (retention first) · {counts['eligible']:,} eligible" in text
     table = grid(panel)
-    expected = expected_campaign(warehouse, "Investment")
-    assert grid_rows(table) == len(expected) == min(eligible, 100)
-    assert grid_headers(table)[:4] == ["Rank", "Customer ID", "Customer", "Expected value"]
-    shown_customers, values = grid_column(table, 1), grid_column(table, 3)
-    assert len(values) >= 5
-    for row, shown_customer, value in zip(expected, shown_customers, values, strict=False):
-        assert masked_as(shown_customer, row[0])
-        assert value == f"${row[5]:,.2f}"
+    expected = expected_by_balance(warehouse, "Investment", 100)
+    assert grid_rows(table) == len(expected) == min(counts["eligible"], 100)
+    assert grid_headers(table)[:3] == ["Rank", "Customer ID", "Segment · stage"]
+    [(key,)] = key_in(app_db)
+    shown = grid_column(table, 1)
+    assert len(shown) >= 5
+    assert shown == [pseudonym(key, customer) for customer, _ in expected[: len(shown)]]
+    scroller = panel.locator('[data-testid="stDataFrame"]').first.locator(".dvn-scroller").first
+    width, visible = scroller.evaluate("element => [element.scrollWidth, element.clientWidth]")
+    assert width <= visible, f"the campaign table scrolls sideways at 1,400 px: {width} > {visible}"
+
+
+def check_retention(page):
+    """Nothing before the list is asked for; then the list."""
+    panel = visible_panel(page)
+    panel.get_by_text("Build the retention list").first.wait_for(timeout=60_000)
+    assert panel.locator('[data-testid="stDataFrame"]').count() == 0
+    panel.get_by_text("Build the retention list").first.click()
+    table = grid(panel)
+    assert grid_headers(table)[-1] == "Value at risk"
 
 
 def check_match(page, warehouse):
@@ -302,15 +327,15 @@ def check_match(page, warehouse):
         )
     )
     expected = {product for product in decided if product not in offered and not held_types & set(HELD_AS[product])}
-    assert grid_headers(table)[:3] == ["Product", "Estimated acceptance", "90% interval"]
+    assert grid_headers(table)[:3] == ["Product", "Estimated acceptance", "90% likely range"]
     products, estimates, intervals = (grid_column(table, column) for column in (0, 1, 2))
     assert grid_rows(table) == len(products) and set(products) == expected
     assert [percent(value) for value in estimates] == sorted((percent(value) for value in estimates), reverse=True)
     for estimate, interval in zip(estimates, intervals, strict=True):
         low, high = (percent(end) for end in interval.split(" – "))
         assert low <= percent(estimate) <= high
-    if "Product: decided" in grid_headers(table):
-        column = grid_headers(table).index("Product: decided")
+    if "Product: answered offers" in grid_headers(table):
+        column = grid_headers(table).index("Product: answered offers")
         assert [int(value) for value in grid_column(table, column)] == [decided[product] for product in products]
 
 

@@ -169,15 +169,15 @@ def test_the_holdout_finds_a_planted_signal(planted_warehouse):
 def test_the_match_tab_shows_the_ranking_its_sample_sizes_and_the_holdout_verdict(app_on, planted_warehouse):
     at = choose_customer(app_on(planted_warehouse).run())
 
-    ranking = dataframe_with(at, "Similar customers: decided")
+    ranking = dataframe_with(at, "Similar customers: answered")
     assert list(ranking.columns) == [
         "Product",
         "Estimated acceptance",
-        "90% interval",
-        "Similar customers: decided",
-        "Similar customers: accepted",
-        "Product base rate",
-        "Product: decided",
+        "90% likely range",
+        "Similar customers: answered",
+        "Similar customers: said yes",
+        "Product's overall rate",
+        "Product: answered offers",
     ]
     assert any(message.value.startswith("Significantly better than base rates") for message in at.success)
     assert not at.exception and not at.error

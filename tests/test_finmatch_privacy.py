@@ -8,7 +8,7 @@ that through the whole app); here each rule is pinned alone.
 import pandas as pd
 import pytest
 
-from finmatch.privacy import Access, decide_access, mask_email, mask_id, mask_name, mask_personal, redact
+from finmatch.privacy import Access, decide_access, mask_email, mask_id, mask_name, mask_personal, pseudonym, redact
 
 
 class Backend:
@@ -165,3 +165,23 @@ def test_locally_customer_data_is_shown_only_when_asked_for(monkeypatch):
     assert decide_access(Data(in_snowflake=False)) == Access(
         True, "Customer data shown (FINMATCH_SHOW_CUSTOMER_DATA=1 on this machine)."
     )
+
+
+# ---------- pseudonyms in exports: stable per customer, unreadable without the key ----------
+
+
+def test_a_pseudonym_is_the_keyed_hmac_of_the_id():
+    """HMAC-SHA256 of "CUST_000001" under the key "k", its first 16 hex digits (worked out once, written here)."""
+    assert pseudonym("CUST_000001", "k") == "FM-f6ec1a11045fbab8"
+    assert pseudonym("CUST_000001", "other key") == "FM-27b3c9e9ea94d257"
+
+
+def test_a_pseudonym_is_the_same_for_the_same_customer_and_differs_between_customers():
+    assert pseudonym("CUST_000001", "k") == pseudonym("CUST_000001", "k")
+    assert pseudonym("CUST_000002", "k") != pseudonym("CUST_000001", "k")
+    assert "000001" not in pseudonym("CUST_000001", "k")
+
+
+@pytest.mark.parametrize("value", ["", None, 123])
+def test_what_is_not_an_id_is_left_as_it_is(value):
+    assert pseudonym(value, "k") == value

@@ -90,10 +90,13 @@ def test_a_group_of_exactly_30_decided_recommendations_is_named(written):
     assert "Annuity 100.0% accepted of 30 decided" in by_product
     assert "Wealth 100.0% accepted of 30 decided" in by_segment
     strategic = texts["Strategic recommendations"]
-    assert "By lifecycle stage, Prospect has the highest average churn (0.950 over 30 records)" in strategic
     assert (
-        "lead marketing with Annuity, the product accepted most when recommended (100.0% accepted of 30 decided)"
-        in (strategic)
+        "By lifecycle stage, Prospect has the highest average churn (0.950 over 30 records; Welch's t test against "
+        "the other stages together, p < 0.001" in strategic
+    )
+    assert (
+        "lead marketing with Annuity, the product accepted most when recommended (100.0% accepted of 30 decided; "
+        "Pearson's chi-square test, p < 0.001" in strategic
     )
 
 

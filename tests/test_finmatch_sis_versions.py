@@ -12,7 +12,7 @@ from importlib.metadata import version
 import pytest
 from conftest import APP_DIR
 
-PINNED = ("streamlit", "altair", "pandas")
+PINNED = ("streamlit", "altair", "pandas", "numpy", "scikit-learn", "scipy")
 # Streamlit versions Streamlit in Snowflake supports (Snowflake release notes up to Nov 20, 2025).
 SIS_STREAMLIT_VERSIONS = {"1.42.0", "1.44.0", "1.45.1", "1.46.0", "1.47.0", "1.48.0", "1.49.1", "1.50.0", "1.51.0"}
 

@@ -205,6 +205,20 @@ def interactions(at, match_first=False, think=0.0):
         box.set_value(box.value + 100)
         return True
 
+    def save_members():
+        box = widget(at.button, "Save the campaign members")
+        if box is None:
+            return False
+        box.click()
+        return True
+
+    def retention_list():
+        box = widget(at.toggle, "Build the retention list")
+        if box is None:
+            return False
+        box.set_value(True)
+        return True
+
     def date_range():
         box = at.sidebar.date_input[0] if at.sidebar.date_input else None
         if box is None:
@@ -225,6 +239,8 @@ def interactions(at, match_first=False, think=0.0):
         ("another customer in Match", another_customer),
         ("campaign list for another product", campaign_product),
         ("a longer campaign list", campaign_size),
+        ("save the campaign members", save_members),
+        ("the retention list", retention_list),
         ("a recommendation date range", date_range),
         ("back to all segments", all_segments),
     ]

@@ -204,6 +204,35 @@ FINMATCH_GROUPS = (
         ),
     ),
     Group(
+        "FinMatch statistics",
+        ("app/finmatch/inference.py", "app/finmatch/analysis/claims.py", "app/finmatch/analysis/rates.py"),
+        ("tests/test_finmatch_inference.py", "tests/test_finmatch_campaign.py", *FINMATCH_FIGURES_TESTS),
+        0.9,
+        (
+            # Beta intervals and their empirical-Bayes prior, the t interval, chi-square, Welch, AUC and lift
+            "finmatch.inference.*",
+            # which differences the insights may state, and the projection from measured rates
+            "finmatch.analysis.claims.*",
+            # the honest rates: stale open offers as not accepted, the average sale's interval
+            "finmatch.analysis.rates.*",
+        ),
+    ),
+    Group(
+        "FinMatch campaign rules",
+        ("app/finmatch/analysis/export.py", "app/finmatch/analysis/propensity.py"),
+        ("tests/test_finmatch_members.py", "tests/test_finmatch_campaign.py"),
+        0.9,
+        (
+            # the control group's share and reproducibility, the campaign id, the members and their CSV
+            "finmatch.analysis.export.x_control_flags*",
+            "finmatch.analysis.export.x_campaign_id*",
+            "finmatch.analysis.export.x_members*",
+            "finmatch.analysis.export.x_csv_bytes*",
+            # when the model may rank: enough held-out answers, both intervals clear of chance
+            "finmatch.analysis.propensity.xǁCheckǁ*",
+        ),
+    ),
+    Group(
         "FinMatch number formats",
         ("app/finmatch/formats.py",),
         ("tests/test_finmatch_number_formats.py", "tests/test_finmatch_figures_as_printed.py"),

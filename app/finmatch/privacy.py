@@ -8,6 +8,8 @@ an allow-list of users (UNMASK_USERS). Any error, or no answer, keeps the data m
 is no user: FINMATCH_SHOW_CUSTOMER_DATA=1 shows the data.
 """
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 
@@ -81,6 +83,15 @@ def mask_id(value):
     prefix, _, body = value.rpartition("_")  # no "_": no prefix, and the body is the whole id
     hidden = "•" * max(len(body) - 2, 1) + body[-2:]
     return f"{prefix}_{hidden}" if prefix else hidden
+
+
+def pseudonym(value, key):
+    """A stable stand-in for a customer id in exports: HMAC-SHA256 of the id under the app's secret key
+    (data/members.py), 16 hex digits. The same customer gets the same pseudonym in every list; without the key nobody
+    can tell whose it is, even by hashing every guessable id."""
+    if not isinstance(value, str) or not value:
+        return value
+    return "FM-" + hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")

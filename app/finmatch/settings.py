@@ -59,6 +59,35 @@ CACHE_TTL_SECONDS = 600
 # similar customers' own record (empirical Bayes shrinkage). Larger = trust the base rate longer.
 PRIOR_STRENGTH = 10
 
+# A difference between groups is stated only when its test's p-value is below this (two-sided 5 %).
+SIGNIFICANCE = 0.05
+
+# Bootstrap resamples behind the interval of a lift (a fixed seed: the same interval on every run).
+BOOTSTRAP_RESAMPLES = 2000
+
+# Honest rates: an open recommendation (Pending, In Progress) older than this many days counts as not accepted
+# beside the rate over decided recommendations alone.
+STALE_OPEN_DAYS = 90
+
+# Campaign rules: a customer who declined the product is offered it again only this many days after the decline
+# (the recommendation's date); customers whose churn probability is this or more are left out of cross-sell (they
+# belong on the retention list first), unless the viewer turns the rule off.
+COOL_OFF_DAYS = 180
+HIGH_CHURN = 0.7
+
+# The propensity model learns from at most this many decided recommendations of a product, chosen by MD5 of the
+# record id (the same records on both engines), so that fitting stays under a second at any table size.
+TRAINING_SAMPLE = 20_000
+
+# Campaign exports: the share of each list kept out of the contact as a random control group, unless chosen
+# otherwise; the tables kept beside FPR_RECORDS (locally in the app's own DuckDB file).
+CONTROL_SHARE = 0.10
+MEMBERS_TABLE = "FINMATCH_CAMPAIGN_MEMBERS"
+PSEUDONYM_KEY_TABLE = "FINMATCH_PSEUDONYM_KEY"
+
+# Retention: how many customers the list holds unless the viewer asks for more or fewer.
+RETENTION_LIST_SIZE = 200
+
 # Insights history: a table beside FPR_RECORDS in Snowflake; locally a small DuckDB file of the
 # app's own (never the connector's warehouse).
 HISTORY_TABLE = "FINMATCH_INSIGHTS_HISTORY"

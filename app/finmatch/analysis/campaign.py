@@ -1,57 +1,63 @@
-"""Campaign lists: for one recommended product, the customers most worth offering it to.
+"""Campaign lists: for one recommended product, the customers most worth offering it to, and those left out and why.
 
-Every customer with a live record is a candidate, profiled as Match profiles them (data/profiles.py):
-the segment and lifecycle stage of their latest record and the band of their average affinity.
-Two kinds of customer are suppressed, and counted:
+Every customer with a live record is considered (profiles.py), optionally only those of chosen profiles. Left
+out, and counted: those who already hold the product; those who accepted it or have it open; those who declined
+it within the cool-off (COOL_OFF_DAYS, the viewer may change it); those with another status; and, for
+cross-sell, those at high churn risk (HIGH_CHURN, on unless the viewer turns it off). Customers who declined
+before the cool-off are offered again, and counted.
 
-- those who already hold the product: any live record whose product held matches it (held names
-  are matched by profiles.held_key: "Investment Account" counts as holding "Investment");
-- those already recommended it, whatever the outcome: any live record recommending it (counted by
-  their furthest status: accepted, else still open, else declined).
-
-The rest are ranked by expected value = estimated acceptance (Match's shrunk estimate for their
-profile) × the product's average sale after acceptance, each with the 90 % interval of the estimate
-and the decided recommendations behind it. Ties keep the higher average affinity first, then the
-customer id. All of it is one SQL statement per question on either engine.
+The rest are ranked by the product's propensity model (propensity.py) when its holdout check shows that it beats
+the product's base rate. Otherwise every eligible customer's estimate is the base rate, and the list says so and
+goes to the customers with the most at stake: the largest balances first. Each customer's expected value per
+offer = estimated acceptance if answered × share of offers answered × average sale after acceptance (rates.py),
+with the ends of each interval multiplied together.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pandas as pd
 
-from finmatch.analysis.match import shrunk_estimate
-from finmatch.data.cells import PRODUCT_FIGURES_SQL, decided_cells_sql
-from finmatch.data.profiles import ProductBits, ProfileCodes, contacts_sql, held_names_for, profiles_sql
-from finmatch.settings import INTERVAL_Z, PRIOR_STRENGTH
-
-COUNT_NAMES = (
-    "customers",
-    "already_hold",
-    "already_recommended",
-    "already_accepted",
-    "already_open",
-    "already_declined",
-    "already_other",
-    "eligible",
-    "product_decided",
-    "product_accepted",
-    "sales",
-)
-ORDER = "expected_value DESC NULLS LAST, estimate DESC NULLS LAST, affinity DESC NULLS LAST, customer_id ASC NULLS LAST"
+from finmatch.analysis.export import now_utc
+from finmatch.analysis.propensity import as_double, fit
+from finmatch.analysis.rates import product_rates
+from finmatch.data.campaign_list import CLASSES, campaign_sql, order_by_balance, order_by_score
+from finmatch.data.features import derived_relations, training_sample_sql
+from finmatch.data.profiles import ProductBits, ProfileCodes, held_names_for, listed_contacts_sql, profiles_sql
+from finmatch.settings import CAMPAIGN_LIST_SIZE, COOL_OFF_DAYS, HIGH_CHURN, TRAINING_SAMPLE
 
 
 @dataclass(frozen=True)
 class Target:
-    """What a campaign list is for: a recommended product and, optionally, the profiles it aims at."""
+    """What a campaign list is for: a recommended product, the profiles it aims at, its size and its rules."""
 
     product: str
     segments: tuple = ()
     stages: tuple = ()
-    size: int = 100
+    size: int = CAMPAIGN_LIST_SIZE
+    cool_off_days: int = COOL_OFF_DAYS
+    exclude_high_churn: bool = True
+
+
+@dataclass(frozen=True)
+class CampaignList:
+    """A target's counts, ranked customers, the product's rates and the model that ranked them (None when the
+    model could not be fitted; `model_ranks` says whether its scores were used)."""
+
+    target: Target
+    counts: dict
+    ranked: pd.DataFrame
+    rates: object
+    model: object
+    created_at: object = None  # when the list was computed (UTC): its export's time
+
+    @property
+    def model_ranks(self):
+        return self.model is not None and self.model.check.beats_base_rate
 
 
 class Campaigns:
-    """A campaign list and its suppression counts, one statement per target."""
+    """Campaign lists, their models and the products' rates, on the backend of an FprData."""
 
     def __init__(self, data, codes, bits, held_products):
         self.data = data
@@ -64,126 +70,112 @@ class Campaigns:
         return held_names_for(product, self.held_products)
 
     def builds(self):
-        """(name, SQL, parameters) of every relation a campaign reads: per-customer profiles, per-product figures and
-        decided cells."""
+        """(name, SQL, parameters) of every relation a campaign reads: per-customer profiles and features."""
         table, live, dialect = self.backend.table, self.data.live, self.backend.dialect
         return [
             ("customer_profiles", *profiles_sql(table, live, self.codes, self.bits, dialect)),
-            ("product_figures", PRODUCT_FIGURES_SQL.format(table=table, live=live), []),
-            ("decided_cells", *decided_cells_sql(table, live, self.codes, dialect)),
+            *derived_relations(table, live, self.codes, dialect, self.held_products),
         ]
 
     def relations(self):
-        """(SQL, parameters) of the per-customer profiles, per-product figures and decided cells to read from; locally
-        the tables, built now unless they are built or being built already."""
+        """(SQL, parameters) of the profiles and features to read from; locally the tables, built now unless they are
+        built or being built already."""
         return [self.backend.relation(*build) for build in self.builds()]
 
-    def build(self, target):
-        """(suppression counts, ranked customers) of a target, from one statement."""
-        (profiles, profile_params), (figures, figure_params), (cells, cell_params) = self.relations()
-        bit = self.bits.bit(target.product)
-        has = self.backend.dialect.has_bit
+    def rates(self, today):
+        """{product: ProductRates} (rates.py)."""
+        return product_rates(self.data, today)
+
+    def model(self, product):
+        """The product's propensity model, fitted on its training sample and checked on its held-out records."""
+        features, params = self.relations()[1]
+        sql = training_sample_sql(self.backend.table, self.data.live, features, self.backend.dialect, TRAINING_SAMPLE)
+        sample = self.backend.query(sql, [product, *params])
+        return fit(product, sample, self.codes) if len(sample) else None
+
+    def build(self, target, today, rates=None, model=None):
+        """The CampaignList of a target, from one statement. `rates` and `model` are passed when the caller has them
+        (the page reads them through its cache); otherwise they are computed here."""
+        rates = (rates or self.rates(today)).get(target.product)
+        model = model if model is not None else self.model(target.product)
+        (profiles, profile_params), (features, feature_params) = self.relations()
         wanted = self.codes.codes_for(target.segments, target.stages) if target.segments or target.stages else None
-        targeting = (
-            ""
-            if wanted is None
-            else "AND FALSE"
-            if not wanted
-            else (f"AND profile_code IN ({', '.join('?' for _ in wanted)})")
+        ranks = model is not None and model.check.beats_base_rate
+        base = rates.answered.estimate if rates is not None else None
+        sql, params = campaign_sql(
+            {
+                "profiles": profiles,
+                "features": features,
+                "table": self.backend.table,
+                "live": self.data.live,
+                "targeting": _targeting(wanted),
+                "contacts": listed_contacts_sql(self.backend, self.data.live),
+            },
+            self.bits.bit(target.product),
+            self.backend.dialect,
+            {
+                "product": target.product,
+                "cool_off_from": (today - timedelta(days=target.cool_off_days)).isoformat(),
+                "high_churn": HIGH_CHURN if target.exclude_high_churn else None,
+            },
+            {
+                "score": model.score_sql("f") if ranks else as_double(base or 0.0),
+                "order": order_by_score() if ranks else order_by_balance(),
+                "size": target.size,
+            },
         )
-        estimate = (
-            f"(COALESCE(c.accepted, 0) + {PRIOR_STRENGTH} * f.base_rate) / (COALESCE(c.decided, 0) + {PRIOR_STRENGTH})"
-        )
-        already = "holds = 0 AND furthest_status >= 0"
-        sql = f"""
-        WITH candidates AS (
-          SELECT customer_id, profile_code, band, affinity,
-                 CASE WHEN {has("held_mask", bit)} THEN 1 ELSE 0 END AS holds,
-                 CASE WHEN {has("accepted_mask", bit)} THEN 3 WHEN {has("open_mask", bit)} THEN 2
-                      WHEN {has("declined_mask", bit)} THEN 1 WHEN {has("recommended_mask", bit)} THEN 0
-                      ELSE -1 END AS furthest_status
-          FROM {profiles} AS profiles WHERE TRUE {targeting}
-        ),
-        figures AS (SELECT * FROM {figures} AS all_figures WHERE product = ?),
-        cells AS (SELECT * FROM {cells} AS all_cells WHERE product = ?),
-        counted AS (
-          SELECT count(*) AS customers, COALESCE(sum(holds), 0) AS already_hold,
-                 sum(CASE WHEN {already} THEN 1 ELSE 0 END) AS already_recommended,
-                 sum(CASE WHEN {already} AND furthest_status = 3 THEN 1 ELSE 0 END) AS already_accepted,
-                 sum(CASE WHEN {already} AND furthest_status = 2 THEN 1 ELSE 0 END) AS already_open,
-                 sum(CASE WHEN {already} AND furthest_status = 1 THEN 1 ELSE 0 END) AS already_declined,
-                 sum(CASE WHEN {already} AND furthest_status = 0 THEN 1 ELSE 0 END) AS already_other,
-                 sum(CASE WHEN holds = 0 AND furthest_status < 0 THEN 1 ELSE 0 END) AS eligible
-          FROM candidates
-        ),
-        scored AS (
-          SELECT e.customer_id, e.profile_code, e.band, e.affinity,
-                 COALESCE(c.decided, 0) AS similar_decided, COALESCE(c.accepted, 0) AS similar_accepted,
-                 {estimate} AS estimate, {estimate} * f.average_sale AS expected_value
-          FROM candidates e
-          CROSS JOIN figures f
-          LEFT JOIN cells c ON c.profile_code = e.profile_code AND c.band = e.band
-          WHERE e.holds = 0 AND e.furthest_status < 0 AND f.base_rate IS NOT NULL
-        ),
-        listed AS (SELECT * FROM scored ORDER BY {ORDER} LIMIT {int(target.size)}),
-        contacts AS ({self._contacts_sql()})
-        SELECT counted.*, figures.product_decided, figures.product_accepted, figures.base_rate,
-               figures.average_sale, figures.sales,
-               listed.customer_id, listed.profile_code, listed.band, listed.affinity, listed.similar_decided,
-               listed.similar_accepted, listed.estimate, listed.expected_value,
-               contacts.customer_name, contacts.customer_email
-        FROM counted
-        LEFT JOIN figures ON TRUE
-        LEFT JOIN listed ON TRUE
-        LEFT JOIN contacts ON contacts.customer_id = listed.customer_id
-        ORDER BY {ORDER}
-        """  # noqa: S608
-        params = [*profile_params, *(wanted or []), *figure_params, target.product, *cell_params, target.product]
-        frame = self.backend.query(sql, params)
-        return self._counts(frame.iloc[0]), self._ranked(frame[frame["customer_id"].notna()].reset_index(drop=True))
+        frame = self.backend.query(sql, [*profile_params, *(wanted or []), *params, *feature_params])
+        ranked = frame[frame["customer_id"].notna()].reset_index(drop=True)
+        listed = CampaignList(target, _counts(frame.iloc[0]), ranked, rates, model, now_utc())
+        return _with_intervals(listed, self.codes)
 
-    def _contacts_sql(self):
-        """The listed customers' names and emails, from their latest record: read from the derived table of every
-        customer's where it is current (locally), otherwise from the listed customers' records."""
-        every = contacts_sql(self.backend.table, self.data.live)
-        derived = self.backend.derived("customer_contacts", every, [])
-        listed = "customer_id IN (SELECT customer_id FROM listed)"
-        if derived:
-            return f"SELECT * FROM {derived} AS every_contact WHERE {listed}"  # noqa: S608
-        return contacts_sql(self.backend.table, f"{self.data.live} AND {listed}")
 
-    def counts(self, target):
-        """Customers considered, suppressed (holding; already recommended, by furthest status) and eligible."""
-        return self.build(target)[0]
+def _targeting(wanted):
+    if wanted is None:
+        return ""
+    if not wanted:
+        return "AND FALSE"
+    return f"AND profile_code IN ({', '.join('?' for _ in wanted)})"
 
-    def ranked(self, target):
-        """The eligible customers, highest expected value first, at most target.size of them."""
-        return self.build(target)[1]
 
-    @staticmethod
-    def _counts(row):
-        counts = {name: 0 if pd.isna(row[name]) else int(row[name]) for name in COUNT_NAMES}
-        for name in ("base_rate", "average_sale"):
-            counts[name] = None if pd.isna(row[name]) else float(row[name])
-        return counts
+def _counts(row):
+    counts = {name: 0 if pd.isna(row[name]) else int(row[name]) for name in (*CLASSES, "customers", "declined_again")}
+    counts["recommended"] = sum(counts[name] for name in ("accepted", "open", "cool_off", "other"))
+    return counts
 
-    def _ranked(self, frame):
-        """Segment and stage in words, and the 90 % interval of each estimate and of its expected value."""
-        decoded = [self.codes.decode(code) for code in frame["profile_code"]]
-        frame["segment"] = [segment for segment, _ in decoded]
-        frame["stage"] = [stage for _, stage in decoded]
-        frame["similar_decided"] = frame["similar_decided"].astype(int)
-        bounds = [
-            shrunk_estimate(int(accepted), int(decided), float(base), INTERVAL_Z)[1:]
-            for accepted, decided, base in zip(
-                frame["similar_accepted"], frame["similar_decided"], frame["base_rate"], strict=True
-            )
-        ]
-        frame["low"] = [low for low, _ in bounds]
-        frame["high"] = [high for _, high in bounds]
-        frame["value_low"] = frame["low"] * frame["average_sale"]
-        frame["value_high"] = frame["high"] * frame["average_sale"]
-        return frame
+
+def _with_intervals(listed, codes):
+    """The ranked customers with segment and stage in words, each estimate's interval, the expected value per offer
+    with its ends, and the reason for their place."""
+    frame, rates, model = listed.ranked, listed.rates, listed.model
+    decoded = [codes.decode(code) for code in frame["profile_code"]]
+    frame["segment"] = [segment for segment, _ in decoded]
+    frame["stage"] = [stage for _, stage in decoded]
+    if listed.model_ranks and len(frame):
+        low, high = model.intervals(frame, codes)
+        frame["low"], frame["high"] = low, high
+        frame["reason"] = [f"model: {model.reasons(row)}" for _, row in frame.iterrows()]
+    else:
+        frame["low"] = rates.answered.low if rates else None
+        frame["high"] = rates.answered.high if rates else None
+        frame["reason"] = [_balance_reason(row) for _, row in frame.iterrows()]
+    share = rates.answered_share if rates and rates.answered_share is not None else None
+    sale, sale_low, sale_high = (rates.average_sale, rates.sale_low, rates.sale_high) if rates else (None,) * 3
+    frame["expected_value"] = _product(frame["score"], share, sale)
+    frame["value_low"] = _product(frame["low"], share, sale_low if sale_low is not None else sale)
+    frame["value_high"] = _product(frame["high"], share, sale_high if sale_high is not None else sale)
+    return listed
+
+
+def _balance_reason(row):
+    again = "; said no before the cool-off" if row.get("declined_before") == 1 else ""
+    return f"balance ${row['balance']:,.0f}, most at stake{again}"
+
+
+def _product(chance, share, sale):
+    if share is None or sale is None:
+        return pd.Series([None] * len(chance), index=chance.index, dtype=object)
+    return pd.Series(chance, index=chance.index).astype(float) * share * max(sale, 0.0)
 
 
 def campaigns_for(data, options, products):

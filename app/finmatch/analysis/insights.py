@@ -9,9 +9,12 @@ recommendations is named (its rate is noise); and every sentence about a list in
 what that list actually shows.
 """
 
+from finmatch.analysis.claims import acceptance_difference, churn_difference, projection
+from finmatch.data.answers import number
 from finmatch.data.filters import Filters
 from finmatch.formats import money, score, share
-from finmatch.settings import ACTION_LIST_SIZE, HIGH_AFFINITY, MIN_GROUP_RECORDS
+from finmatch.inference import p_in_words, significant
+from finmatch.settings import ACTION_LIST_SIZE, HIGH_AFFINITY, INTERVAL_LEVEL, MIN_GROUP_RECORDS, STALE_OPEN_DAYS
 
 FOCUS_AREAS = (
     "Overall performance",
@@ -46,7 +49,7 @@ def gather_statistics(data, filters, today):
         "top_actions_high_affinity": int(
             (actions["customer_product_affinity"].head(ACTION_LIST_SIZE) >= HIGH_AFFINITY).sum()
         ),
-        **data.opportunity_figures(filters),
+        **data.opportunity_figures(filters, today),
     }
     for key, column, _, _ in DIMENSIONS:
         stats[key] = _rows(data.acceptance_by(column, filters))
@@ -60,7 +63,10 @@ def _rows(frame):
             "records": int(row["records"]),
             "decided": int(row["decided"]),
             "acceptance_rate": None if row["acceptance_rate"] is None else float(row["acceptance_rate"]),
+            "accepted": int(row["accepted"]),
             "avg_churn_probability": float(row["avg_churn_probability"]),
+            "n_churn": int(row["n_churn"]),
+            "sd_churn": number(row["sd_churn"]),
         }
         for _, row in frame.iterrows()
     ]
@@ -77,11 +83,6 @@ def comparable(stats, key):
         return []
     rows = [row for row in stats[key] if row["decided"] >= MIN_GROUP_RECORDS and row["acceptance_rate"] is not None]
     return rows if len(rows) >= 2 else []
-
-
-def _best_and_worst(rows):
-    ranked = sorted(rows, key=lambda row: (row["acceptance_rate"], str(row["value"])))
-    return (ranked[-1], ranked[0]) if ranked else (None, None)
 
 
 def _rate(row):
@@ -115,7 +116,13 @@ def statistics_text(stats):
     for key, _, singular, _ in DIMENSIONS:
         rows = comparable(stats, key)
         if rows:
-            lines.append(f"Acceptance by {singular}: " + "; ".join(_group(row) for row in rows))
+            p_value = acceptance_difference(rows)[0]
+            verdict = "a real difference" if significant(p_value) else "NOT significant: do not call any group better"
+            lines.append(
+                f"Acceptance by {singular}: "
+                + "; ".join(_group(row) for row in rows)
+                + f" (Pearson's chi-square test: {p_in_words(p_value)}; {verdict})"
+            )
     return "\n".join(lines)
 
 
@@ -126,7 +133,8 @@ def cortex_prompt(focus, stats):
         "three concrete actions. Acceptance rate means accepted divided by decided (accepted plus declined). "
         "Name only the groups listed below, each with the dimension it belongs to (product recommended, segment or "
         "lifecycle stage); do not compare anything else. The product recommended is not the product the customer "
-        "already holds.\n\nFigures:\n" + statistics_text(stats)
+        "already holds. State a difference between groups only where the figures call it a real difference, and "
+        "project nothing the figures do not measure.\n\nFigures:\n" + statistics_text(stats)
     )
 
 
@@ -159,11 +167,22 @@ def _overall(stats):
     )
     rows = comparable(stats, "by_product")
     if rows:
-        best, worst = _best_and_worst(rows)
-        text += f" By product recommended, best acceptance: {_group(best)}; weakest: {_group(worst)}."
+        text += " " + _acceptance_claim(rows, "product recommended", "products recommended")
     else:
         text += " " + _not_compared(stats, "by_product", "products recommended")
     return text + f" Groups with fewer than {MIN_GROUP_RECORDS} decided recommendations are not named."
+
+
+def _acceptance_claim(rows, singular, plural):
+    """Best and weakest acceptance, named only when the chi-square test finds the difference larger than chance."""
+    p_value, best, worst = acceptance_difference(rows)
+    test = f"Pearson's chi-square test across the {len(rows)} {plural}, {p_in_words(p_value)}"
+    if significant(p_value):
+        return f"By {singular}, best acceptance: {_group(best)}; weakest: {_group(worst)} ({test})."
+    return (
+        f"By {singular}, acceptance ranges from {_rate(worst)} to {_rate(best)}, a spread chance alone explains "
+        f"({test}): no {singular} can be called better."
+    )
 
 
 def _optimisation(stats):
@@ -176,8 +195,14 @@ def _optimisation(stats):
     )
     rows = comparable(stats, "by_segment")
     if rows:
-        _, worst = _best_and_worst(rows)
-        text += f" By segment, {worst['value']} accepts least ({_rate(worst)}): test a different product mix there."
+        p_value, _, worst = acceptance_difference(rows)
+        test = f"Pearson's chi-square test across the {len(rows)} segments, {p_in_words(p_value)}"
+        text += _as_tested(
+            p_value,
+            f" By segment, {worst['value']} accepts least ({_rate(worst)}; {test}): test a different product mix "
+            "there.",
+            f" By segment, acceptance differs by no more than chance ({test}): no segment stands out.",
+        )
     else:
         text += " " + _not_compared(stats, "by_segment", "segments")
     return text
@@ -193,37 +218,73 @@ def _financial(stats):
         f"dated before the recommendation, are not counted. Average balance {money(s['avg_balance'])}, "
         f"average transaction value {money(s['avg_transaction_value'])}."
     )
-    if average is not None and stats["open_high_affinity"]:
-        estimate = 0.1 * stats["open_high_affinity"] * average
-        text += (
-            f" If one in ten of the {stats['open_high_affinity']:,} open high-affinity recommendations were accepted "
-            f"and sold at that average, sales after acceptance would grow by about **{money(estimate)}** "
-            "(an estimate from past averages, not a measured result)."
-        )
-    return text
+    return text + " " + _projection_text(stats)
+
+
+def _projection_text(stats):
+    """What the open high-affinity recommendations may bring, from measured rates only, with its range."""
+    recent, stale = stats["open_high_affinity_recent"], stats["open_high_affinity"] - stats["open_high_affinity_recent"]
+    stale_words = (
+        f"{stale:,} open high-affinity recommendations are older than {STALE_OPEN_DAYS} days and count as not accepted"
+    )
+    if not recent:
+        return f"No projection: {stale_words}, and none is younger."
+    projected = projection(
+        recent,
+        stats["accepted_high_affinity"],
+        stats["decided_high_affinity"],
+        stats["sales_after_acceptance"],
+        stats["avg_sale_after_acceptance"],
+        stats["sd_sale_after_acceptance"],
+    )
+    if projected is None:
+        return f"No projection: no decided high-affinity recommendation or sale to measure from ({stale_words})."
+    estimate, low, high = projected
+    return (
+        f"If the {recent:,} open high-affinity recommendations younger than {STALE_OPEN_DAYS} days are accepted as "
+        f"decided high-affinity ones were ({stats['accepted_high_affinity']:,} of "
+        f"{stats['decided_high_affinity']:,}) and sold at the average sale, they would bring about "
+        f"**{money(estimate)}** ({INTERVAL_LEVEL:.0%} range {money(low)} to {money(high)}); {stale_words}."
+    )
 
 
 def _strategic(stats):
     text = (
         f"**{stats['at_risk']:,}** customers combine a churn probability of 0.7 or more with satisfaction under 0.3: "
-        "contact them with retention offers before cross-selling."
+        "contact them with retention offers before cross-selling (the Retention tab lists customers by value at risk)."
     )
     stages = comparable(stats, "by_stage")
     if stages:
-        riskiest = max(stages, key=lambda row: (row["avg_churn_probability"], str(row["value"])))
-        text += (
-            f" By lifecycle stage, {riskiest['value']} has the highest average churn "
-            f"({score(riskiest['avg_churn_probability'])} over {riskiest['records']} records): "
-            "design its next touchpoint first."
-        )
+        p_value, riskiest = churn_difference(stages)
+        test = f"Welch's t test against the other stages together, {p_in_words(p_value)}"
+        if significant(p_value):
+            text += (
+                f" By lifecycle stage, {riskiest['value']} has the highest average churn "
+                f"({score(riskiest['avg_churn_probability'])} over {riskiest['records']} records; {test}): "
+                "design its next touchpoint first."
+            )
+        else:
+            text += (
+                f" By lifecycle stage, average churn differs by no more than chance (the highest, "
+                f"{riskiest['value']} at {score(riskiest['avg_churn_probability'])}; {test})."
+            )
     products = comparable(stats, "by_product")
     if products:
-        best, _ = _best_and_worst(products)
-        text += (
+        p_value, best, _ = acceptance_difference(products)
+        test = f"Pearson's chi-square test, {p_in_words(p_value)}"
+        text += _as_tested(
+            p_value,
             f" By product recommended, lead marketing with {best['value']}, the product accepted most when "
-            f"recommended ({_rate(best)}); Match and the campaign lists rank it from the same acceptance."
+            f"recommended ({_rate(best)}; {test}).",
+            f" By product recommended, no product is accepted more often than chance explains ({test}): let each "
+            "campaign's own model and value decide.",
         )
     return text
+
+
+def _as_tested(p_value, claim, no_claim):
+    """The claim when its test finds the difference larger than chance, otherwise the sentence that says it is not."""
+    return claim if significant(p_value) else no_claim
 
 
 _WRITERS = {

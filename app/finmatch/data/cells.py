@@ -1,18 +1,14 @@
-"""Decided recommendations counted per product and per profile cell: what Match learns from and campaigns rank by.
+"""Decided recommendations counted per product and per profile cell: what Match learns from.
 
 A cell is a product with a profile code (segment and lifecycle stage, profiles.py) and an affinity band.
-Match's estimates and its holdout check are arithmetic on the outcome cells; a campaign reads the decided
-cells and each product's figures (base rate, average sale after acceptance).
+Match's estimates and its holdout check are arithmetic on the outcome cells.
 """
 
-from finmatch.data.sql import IS_ACCEPTED, IS_DECIDED, IS_SALE_AFTER_ACCEPTANCE, affinity_band_sql, ratio_sql
+from finmatch.data.sql import IS_ACCEPTED, IS_DECIDED, affinity_band_sql
 
 # Records whose MD5 starts with 0, 1 or 2 (3 of 16, about 19 %) are held out of the learning: in Snowflake
 # SUBSTR(MD5(record_id), 1, 1) IN ('0', '1', '2'), written by each engine's dialect (md5_first_digit_below).
 HELD_OUT_DIGITS = 3
-
-ACCEPTED_COUNT = f"sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END)"
-DECIDED_COUNT = f"sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END)"
 
 
 def outcome_cells_sql(table, live, codes, dialect):
@@ -36,36 +32,8 @@ def outcome_cells_sql(table, live, codes, dialect):
     return sql, params
 
 
-def decided_cells_sql(table, live, codes, dialect):
-    """(SQL, parameters): decided and accepted recommendations per product, record profile code and band: Match's
-    outcome cells (outcome_cells_sql) summed over the holdout and the outcome, without the MD5 of
-    every record id that chooses the holdout, which a campaign does not need."""
-    code, params = codes.code_sql(dialect)
-    sql = f"""
-        SELECT product_recommendation AS product, {code} AS profile_code,
-               {affinity_band_sql("customer_product_affinity")} AS band,
-               count(*) AS decided, {ACCEPTED_COUNT} AS accepted
-        FROM {table}
-        WHERE {live} AND {IS_DECIDED} AND product_recommendation IS NOT NULL
-        GROUP BY 1, 2, 3
-    """
-    return sql, params
-
-
 def cells_from(outcomes):
     """Decided and accepted recommendations per product, profile code and affinity band."""
     frame = outcomes.assign(accepted=outcomes["accepted"] * outcomes["records"])
     cells = frame.groupby(["product", "profile_code", "band"], dropna=False, sort=True)[["records", "accepted"]].sum()
     return cells.reset_index().rename(columns={"records": "decided"})
-
-
-# Each product's base rate (accepted / decided) and average sale after acceptance: a campaign's figures.
-PRODUCT_FIGURES_SQL = f"""
-SELECT product_recommendation AS product,
-       {DECIDED_COUNT} AS product_decided, {ACCEPTED_COUNT} AS product_accepted,
-       {ratio_sql(ACCEPTED_COUNT, DECIDED_COUNT)} AS base_rate,
-       avg(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS average_sale,
-       sum(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN 1 ELSE 0 END) AS sales
-FROM {{table}} WHERE {{live}} AND product_recommendation IS NOT NULL
-GROUP BY product_recommendation
-"""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from finmatch.data.actions import urgent_relations
 from finmatch.data.cells import PRODUCT_FIGURES_SQL, decided_cells_sql, outcome_cells_sql
 from finmatch.data.daily import daily_sums_sql
+from finmatch.data.features import derived_relations
 from finmatch.data.filters import VOCABULARY_COLUMNS, filter_values_sql, record_ids_sql
 from finmatch.data.profiles import ProductBits, ProfileCodes, contacts_sql, profiles_sql
 
@@ -52,6 +53,14 @@ class Derived:
     per_customer: bool = False  # keyed by customer_id, which Snowflake may mask (derived_snowflake.py)
 
 
+def _features(position):
+    def sql(source):
+        vocabulary = source.vocabulary["product_types"]
+        return derived_relations(source.table, source.live, source.codes, source.dialect, vocabulary)[position][1:]
+
+    return sql
+
+
 def _urgent(position):
     return lambda source: urgent_relations(source.table, source.live)[position][1:]
 
@@ -64,6 +73,8 @@ DERIVED = (
         lambda source: profiles_sql(source.table, source.live, source.codes, source.bits, source.dialect),
         per_customer=True,
     ),
+    # What the campaigns' propensity models and the retention list read of each customer.
+    Derived("customer_features", _features(0), per_customer=True),
     Derived("product_figures", lambda source: (PRODUCT_FIGURES_SQL.format(table=source.table, live=source.live), [])),
     Derived("decided_cells", lambda source: decided_cells_sql(source.table, source.live, source.codes, source.dialect)),
     Derived("outcome_cells", lambda source: outcome_cells_sql(source.table, source.live, source.codes, source.dialect)),

@@ -5,6 +5,7 @@ from datetime import date
 
 FILTER_COLUMNS = (
     ("segments", "customer_segment", "Segment"),
+    ("products", "product_recommendation", "Product recommended"),
     ("product_types", "product_type", "Product held"),
     ("stages", "customer_lifecycle_stage", "Lifecycle stage"),
     ("statuses", "product_recommendation_status", "Status"),
@@ -54,6 +55,7 @@ class Filters:
     statuses: tuple = ()
     date_from: date = None
     date_to: date = None
+    products: tuple = ()  # products recommended; product_types are the products customers hold
 
     def where(self, live, dialect):
         """The WHERE clause (live rows only) and its parameters; dates go in as 'YYYY-MM-DD' with that format."""

@@ -13,7 +13,7 @@ from finmatch.data.answers import as_date, integer, number, with_acceptance
 from finmatch.data.backends import table_columns
 from finmatch.data.filters import HEXADECIMAL, VOCABULARY_COLUMNS, Filters, filter_values_sql, record_ids_sql
 from finmatch.data.sql import IS_ACCEPTED, IS_DECIDED, IS_OPEN, IS_SALE_AFTER_ACCEPTANCE, live_condition
-from finmatch.settings import HIGH_AFFINITY
+from finmatch.settings import HIGH_AFFINITY, STALE_OPEN_DAYS
 
 EXPLORER_COLUMNS = (
     "record_id",
@@ -170,20 +170,27 @@ class FprData:
             SELECT {column} AS value, count(*) AS records,
                    sum(CASE WHEN {IS_DECIDED} THEN 1 ELSE 0 END) AS decided,
                    sum(CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END) AS accepted,
-                   avg(customer_churn_probability) AS avg_churn_probability
+                   avg(customer_churn_probability) AS avg_churn_probability,
+                   count(customer_churn_probability) AS n_churn, stddev_samp(customer_churn_probability) AS sd_churn
             FROM {{table}} WHERE {{where}} AND {column} IS NOT NULL GROUP BY {column} ORDER BY value ASC NULLS LAST
             """,
             filters,
         )
         return with_acceptance(frame)
 
-    def opportunity_figures(self, filters):
-        """Figures the insights need beyond the KPIs."""
+    def opportunity_figures(self, filters, today):
+        """Figures the insights need beyond the KPIs; open recommendations are aged on `today`."""
+        high = f"customer_product_affinity >= {HIGH_AFFINITY}"
+        sale = f"CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END"
         row = self.run(
             f"""
             SELECT
-              sum(CASE WHEN {IS_OPEN} AND customer_product_affinity >= {HIGH_AFFINITY} THEN 1 ELSE 0 END)
-                AS open_high_affinity,
+              sum(CASE WHEN {IS_OPEN} AND {high} THEN 1 ELSE 0 END) AS open_high_affinity,
+              sum(CASE WHEN {IS_OPEN} AND {high} AND DATEDIFF('day', product_recommendation_date, {self.dialect.date()})
+                       <= {STALE_OPEN_DAYS} THEN 1 ELSE 0 END) AS open_high_affinity_recent,
+              sum(CASE WHEN {IS_DECIDED} AND {high} THEN 1 ELSE 0 END) AS decided_high_affinity,
+              sum(CASE WHEN {IS_ACCEPTED} AND {high} THEN 1 ELSE 0 END) AS accepted_high_affinity,
+              count({sale}) AS sales_after_acceptance, stddev_samp({sale}) AS sd_sale_after_acceptance,
               count(DISTINCT CASE WHEN customer_churn_probability >= 0.7 AND customer_satisfaction_score < 0.3
                                   THEN customer_id END) AS at_risk,
               avg(CASE WHEN {IS_SALE_AFTER_ACCEPTANCE} THEN product_sales_amount END) AS avg_sale_after_acceptance,
@@ -191,8 +198,17 @@ class FprData:
             FROM {{table}} WHERE {{where}}
             """,
             filters,
+            leading_params=[today.isoformat()],
         ).iloc[0]
+        counts = (
+            "open_high_affinity_recent",
+            "decided_high_affinity",
+            "accepted_high_affinity",
+            "sales_after_acceptance",
+        )
         return {
+            **{name: integer(row[name]) or 0 for name in counts},
+            "sd_sale_after_acceptance": number(row["sd_sale_after_acceptance"]),
             "open_high_affinity": integer(row["open_high_affinity"]) or 0,
             "at_risk": integer(row["at_risk"]) or 0,
             "avg_sale_after_acceptance": number(row["avg_sale_after_acceptance"]),

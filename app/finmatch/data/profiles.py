@@ -202,3 +202,13 @@ def contacts_sql(table, where):
           WHERE {where}
           GROUP BY customer_id
     """  # noqa: S608
+
+
+def listed_contacts_sql(backend, live):
+    """The names and emails of the customers in a CTE named `listed`: read from the derived table of every customer's
+    where it is current (locally), otherwise from the listed customers' own records."""
+    listed = "customer_id IN (SELECT customer_id FROM listed)"
+    derived = backend.derived("customer_contacts", contacts_sql(backend.table, live), [])
+    if derived:
+        return f"SELECT * FROM {derived} AS every_contact WHERE {listed}"  # noqa: S608
+    return contacts_sql(backend.table, f"{live} AND {listed}")

@@ -44,11 +44,11 @@ def acceptance_by_score_chart(by_score):
         reliable=by_score["decided"] >= MIN_GROUP_RECORDS, acceptance_rate=by_score["acceptance_rate"].astype(float)
     )
     x = alt.X("score_from:Q", title="Recommendation score (from)", scale=alt.Scale(domain=[0, 1]))
-    y = alt.Y("acceptance_rate:Q", title="Accepted of decided", axis=alt.Axis(format="%"))
+    y = alt.Y("acceptance_rate:Q", title="Accepted of answered", axis=alt.Axis(format="%"))
     tooltip = [
         alt.Tooltip("score_from:Q", title="Score from"),
-        alt.Tooltip("decided:Q", title="Decided"),
-        alt.Tooltip("acceptance_rate:Q", format=".1%", title="Accepted of decided"),
+        alt.Tooltip("decided:Q", title="Answered (accepted or declined)"),
+        alt.Tooltip("acceptance_rate:Q", format=".1%", title="Accepted of answered"),
     ]
     base = alt.Chart(frame, title="Acceptance by recommendation score")
     line = base.mark_line().encode(x=x, y=y)
@@ -63,6 +63,6 @@ def acceptance_by_score_chart(by_score):
     sparse = int((~frame["reliable"]).sum())
     if sparse:
         st.caption(
-            f"Hollow points: {sparse} of {len(frame)} score bands have fewer than {MIN_GROUP_RECORDS} decided "
-            "recommendations, so their acceptance can swing by chance."
+            f"Hollow points: {sparse} of {len(frame)} score bands have fewer than {MIN_GROUP_RECORDS} answered "
+            "recommendations (accepted or declined), so their acceptance can swing by chance."
         )

@@ -23,8 +23,9 @@ def draw(page):
     st.caption(
         "Products this customer has neither been offered nor already holds, ranked by how often similar customers "
         "(same segment, lifecycle stage and affinity band) accepted them, blended with each product's overall "
-        f"acceptance (counted as {PRIOR_STRENGTH} decided recommendations), with the {INTERVAL_LEVEL:.0%} interval "
-        "of each estimate. Learned from every decided recommendation in the table, whatever the filters."
+        f"acceptance (counted as {PRIOR_STRENGTH} answered offers), with the {INTERVAL_LEVEL:.0%} likely range of each "
+        "estimate: where the true rate lies 9 times out of 10. Answered offers are those accepted or declined. "
+        "Learned from every answered offer in the table, whatever the filters."
     )
     customer = choose_customer(page)
     if customer is None:
@@ -107,12 +108,12 @@ def ranking_table(ranking):
         {
             "Product": ranking["product"],
             "Estimated acceptance": ranking["estimate"].map(share),
-            f"{INTERVAL_LEVEL:.0%} interval": [
+            f"{INTERVAL_LEVEL:.0%} likely range": [
                 f"{share(low)} – {share(high)}" for low, high in zip(ranking["low"], ranking["high"], strict=True)
             ],
-            "Similar customers: decided": ranking["similar_decided"].astype(int),
-            "Similar customers: accepted": ranking["similar_accepted"].astype(int),
-            "Product base rate": ranking["base_rate"].map(share),
-            "Product: decided": ranking["product_decided"].astype(int),
+            "Similar customers: answered": ranking["similar_decided"].astype(int),
+            "Similar customers: said yes": ranking["similar_accepted"].astype(int),
+            "Product's overall rate": ranking["base_rate"].map(share),
+            "Product: answered offers": ranking["product_decided"].astype(int),
         }
     )

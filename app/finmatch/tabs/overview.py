@@ -19,7 +19,7 @@ KPI_CARDS = [
         "Acceptance rate",
         "acceptance_rate",
         share,
-        lambda k: f"Accepted ÷ decided: {k['accepted']:,} of {k['decided']:,}.",
+        lambda k: f"Accepted ÷ answered (accepted or declined): {k['accepted']:,} of {k['decided']:,}.",
     ),
     (
         "Still open",
@@ -132,8 +132,8 @@ def monthly_chart(monthly):
     tooltip = [
         alt.Tooltip("month:T", format="%B %Y", title="Month"),
         alt.Tooltip("records:Q", title="Recommendations"),
-        alt.Tooltip("decided:Q", title="Decided"),
-        alt.Tooltip("acceptance_rate:Q", format=".1%", title="Accepted of decided"),
+        alt.Tooltip("decided:Q", title="Answered (accepted or declined)"),
+        alt.Tooltip("acceptance_rate:Q", format=".1%", title="Accepted of answered"),
     ]
     bars = (
         alt.Chart(frame)
@@ -151,7 +151,7 @@ def monthly_chart(monthly):
         .mark_point(color="#d62728", size=60)
         .encode(
             x=centred,
-            y=alt.Y("acceptance_rate:Q", title="Accepted of decided", axis=alt.Axis(format="%")),
+            y=alt.Y("acceptance_rate:Q", title="Accepted of answered", axis=alt.Axis(format="%")),
             fill=alt.condition("datum.reliable", alt.value("#d62728"), alt.value("white")),
             tooltip=tooltip,
         )
@@ -161,7 +161,7 @@ def monthly_chart(monthly):
     sparse = int((~frame["reliable"]).sum())
     if sparse:
         st.caption(
-            f"Hollow points: {sparse} of {len(frame)} months have fewer than {MIN_GROUP_RECORDS} decided "
-            "recommendations, so their acceptance rate can swing by chance: they are drawn alone, not joined into "
-            "the trend line."
+            f"Hollow points: {sparse} of {len(frame)} months have fewer than {MIN_GROUP_RECORDS} answered "
+            "recommendations (accepted or declined), so their acceptance rate can swing by chance: they are drawn "
+            "alone, not joined into the trend line."
         )
