@@ -87,6 +87,7 @@ def test_the_page_reads_them_and_shows_the_figures_it_shows_without_them(app_on,
     for shown, before in zip(with_tables[2:5], without[2:5], strict=True):
         assert str(shown) == str(before)
     assert SIDEBAR_READ in sidebar(with_tables[5])
+    assert "Computed instead" not in sidebar(with_tables[5])  # every derived table the page reads was current
     assert "No derived tables in the warehouse: computed from fpr_records" in sidebar(without[5])
 
 

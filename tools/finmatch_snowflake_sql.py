@@ -43,7 +43,7 @@ USERS_TABLE = "FINMATCH_CUSTOMER_DATA_USERS"
 TEXT_POLICY = "FINMATCH_CUSTOMER_TEXT"
 ID_POLICY = "FINMATCH_CUSTOMER_ID"
 PSEUDONYMISE_VARIABLE = "FINMATCH_PSEUDONYMISE_IDS"
-INCREMENTAL = {"filter_values", "product_figures", "decided_cells", "outcome_cells"}
+INCREMENTAL = {"filter_values", "outcome_cells"}
 
 
 def policy_body(masked):

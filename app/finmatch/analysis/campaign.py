@@ -23,7 +23,7 @@ from finmatch.analysis.propensity import as_double, fit
 from finmatch.analysis.rates import product_rates
 from finmatch.data.campaign_list import CLASSES, campaign_sql, order_by_balance, order_by_score
 from finmatch.data.features import derived_relations, training_sample_sql
-from finmatch.data.profiles import ProductBits, ProfileCodes, held_names_for, listed_contacts_sql, profiles_sql
+from finmatch.data.profiles import ProductBits, ProfileCodes, held_names_for, profiles_sql
 from finmatch.settings import CAMPAIGN_LIST_SIZE, COOL_OFF_DAYS, HIGH_CHURN, TRAINING_SAMPLE
 
 
@@ -109,7 +109,6 @@ class Campaigns:
                 "table": self.backend.table,
                 "live": self.data.live,
                 "targeting": _targeting(wanted),
-                "contacts": listed_contacts_sql(self.backend, self.data.live),
             },
             self.bits.bit(target.product),
             self.backend.dialect,

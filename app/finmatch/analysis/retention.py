@@ -5,7 +5,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from finmatch.analysis.export import now_utc
-from finmatch.data.profiles import listed_contacts_sql
 from finmatch.data.retention import RetentionFilters, retention_sql
 
 
@@ -32,8 +31,7 @@ class Retention:
 
     def build(self, filters: RetentionFilters):
         features, params = self.campaigns.relations()[1]
-        contacts = listed_contacts_sql(self.backend, self.campaigns.data.live)
-        sql, own = retention_sql(features, contacts, filters)
+        sql, own = retention_sql(features, filters)
         frame = self.backend.query(sql, [*params, *own])
         first = frame.iloc[0]
         ranked = frame[frame["customer_id"].notna()].reset_index(drop=True)

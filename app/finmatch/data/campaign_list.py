@@ -8,7 +8,8 @@ One statement per target on either engine. Its parts, each a CTE:
   hold no date of the decline itself);
 - classified: one class per customer, the first that applies: holds it; accepted it; has it open; declined it
   within the cool-off; another status; at high churn risk (when that rule is on); eligible;
-- the counts of each class, and the eligible customers scored and ranked, with their names and emails.
+- the counts of each class, and the eligible customers scored and ranked (by id: a list for a CRM, which holds
+  the names, and one that shows no one's name or email).
 """
 
 from finmatch.data.features import NUMERIC_FEATURES
@@ -20,9 +21,8 @@ def campaign_sql(sources, bit, dialect, rules, ranking):
     """(SQL, parameters after the relations' own): one statement for the counts and the ranked list.
 
     Args:
-        sources: {"profiles", "features", "table", "live", "targeting", "contacts"}: the relations to read (already
-            as SQL), the table and its live condition, the AND-clause limiting the profiles, and the names and emails
-            of the customers in `listed` (profiles.listed_contacts_sql).
+        sources: {"profiles", "features", "table", "live", "targeting"}: the relations to read (already as SQL),
+            the table and its live condition, and the AND-clause limiting the profiles.
         bit: the product's bit in the profiles' masks.
         rules: {"product", "cool_off_from" (ISO date: declines on or after it are in cool-off),
             "high_churn" (a threshold, or None when the rule is off)}.
@@ -66,13 +66,11 @@ def campaign_sql(sources, bit, dialect, rules, ranking):
       FROM classified
     ),
     scored AS (SELECT f.*, {ranking["score"]} AS score FROM classified AS f WHERE f.decision = 'eligible'),
-    listed AS (SELECT * FROM scored ORDER BY {ranking["order"]} LIMIT {int(ranking["size"])}),
-    contacts AS ({sources["contacts"]})
+    listed AS (SELECT * FROM scored ORDER BY {ranking["order"]} LIMIT {int(ranking["size"])})
     SELECT counted.*, listed.customer_id, listed.profile_code, {", ".join(f"listed.{n}" for n in NUMERIC_FEATURES)},
-           listed.declined_before, listed.score, contacts.customer_name, contacts.customer_email
+           listed.declined_before, listed.score
     FROM counted
     LEFT JOIN listed ON TRUE
-    LEFT JOIN contacts ON contacts.customer_id = listed.customer_id
     ORDER BY {ranking["order"]}
     """  # noqa: S608
     return sql, [rules["product"], rules["cool_off_from"]]

@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass, field
 
 from finmatch.data.actions import urgent_relations
-from finmatch.data.cells import PRODUCT_FIGURES_SQL, decided_cells_sql, outcome_cells_sql
+from finmatch.data.cells import outcome_cells_sql
 from finmatch.data.daily import daily_sums_sql
 from finmatch.data.features import derived_relations
 from finmatch.data.filters import VOCABULARY_COLUMNS, filter_values_sql, record_ids_sql
-from finmatch.data.profiles import ProductBits, ProfileCodes, contacts_sql, profiles_sql
+from finmatch.data.profiles import ProductBits, ProfileCodes, profiles_sql
 
 BOTH = ("duckdb", "snowflake")
 
@@ -75,12 +75,7 @@ DERIVED = (
     ),
     # What the campaigns' propensity models and the retention list read of each customer.
     Derived("customer_features", _features(0), per_customer=True),
-    Derived("product_figures", lambda source: (PRODUCT_FIGURES_SQL.format(table=source.table, live=source.live), [])),
-    Derived("decided_cells", lambda source: decided_cells_sql(source.table, source.live, source.codes, source.dialect)),
     Derived("outcome_cells", lambda source: outcome_cells_sql(source.table, source.live, source.codes, source.dialect)),
-    # Local only, where fpr_records is in the same file and no policy applies: each customer's latest name and email
-    # for the campaign list (in Snowflake they are read from FPR_RECORDS, under its masking policy).
-    Derived("customer_contacts", lambda source: (contacts_sql(source.table, source.live), []), ("duckdb",), True),
     # Whether every record id is hexadecimal, so that a search for other text need not read them (local only: a
     # search in Snowflake reads what its warehouse reads).
     Derived("record_ids", lambda source: record_ids_sql(source.table, source.live), ("duckdb",)),

@@ -191,24 +191,3 @@ def _packed_profiles_sql(table, live, codes, bits, dialect):
     """
     return sql, [*params, *held_params, *recommended_params]
 
-
-def contacts_sql(table, where):
-    """Each customer's name and email as their latest record holds them (greatest last_updated_epoch)."""
-    return f"""
-          SELECT customer_id,
-                 MAX_BY(customer_name, COALESCE(last_updated_epoch, -1)) AS customer_name,
-                 MAX_BY(customer_email, COALESCE(last_updated_epoch, -1)) AS customer_email
-          FROM {table}
-          WHERE {where}
-          GROUP BY customer_id
-    """  # noqa: S608
-
-
-def listed_contacts_sql(backend, live):
-    """The names and emails of the customers in a CTE named `listed`: read from the derived table of every customer's
-    where it is current (locally), otherwise from the listed customers' own records."""
-    listed = "customer_id IN (SELECT customer_id FROM listed)"
-    derived = backend.derived("customer_contacts", contacts_sql(backend.table, live), [])
-    if derived:
-        return f"SELECT * FROM {derived} AS every_contact WHERE {listed}"  # noqa: S608
-    return contacts_sql(backend.table, f"{live} AND {listed}")

@@ -38,10 +38,9 @@ class RetentionFilters:
         return " AND ".join(clauses), params
 
 
-def retention_sql(features, contacts, filters):
-    """(SQL, parameters after the features relation's own): the listed customers with their names and emails, and on
-    every row how many customers match and their total value at risk. `contacts` is the SQL of the names and emails
-    of the customers in `listed` (profiles.listed_contacts_sql)."""
+def retention_sql(features, filters):
+    """(SQL, parameters after the features relation's own): the listed customers (by id, as a CRM matches them), and
+    on every row how many customers match and their total value at risk."""
     where, params = filters.where()
     columns = ", ".join(f"listed.{name}" for name in NUMERIC_FEATURES)
     sql = f"""
@@ -50,13 +49,10 @@ def retention_sql(features, contacts, filters):
       FROM {features} AS features WHERE {where}
     ),
     counted AS (SELECT count(*) AS matching, sum(value_at_risk) AS total_at_risk FROM matching),
-    listed AS (SELECT * FROM matching ORDER BY {ORDER} LIMIT {int(filters.size)}),
-    contacts AS ({contacts})
-    SELECT counted.*, listed.customer_id, listed.profile_code, {columns}, listed.value_at_risk,
-           contacts.customer_name, contacts.customer_email
+    listed AS (SELECT * FROM matching ORDER BY {ORDER} LIMIT {int(filters.size)})
+    SELECT counted.*, listed.customer_id, listed.profile_code, {columns}, listed.value_at_risk
     FROM counted
     LEFT JOIN listed ON TRUE
-    LEFT JOIN contacts ON contacts.customer_id = listed.customer_id
     ORDER BY {ORDER}
     """  # noqa: S608
     return sql, params
