@@ -190,4 +190,3 @@ def _packed_profiles_sql(table, live, codes, bits, dialect):
               GROUP BY customer_id) AS aggregated
     """
     return sql, [*params, *held_params, *recommended_params]
-
