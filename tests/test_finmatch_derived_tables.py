@@ -92,28 +92,36 @@ def test_the_page_reads_them_and_shows_the_figures_it_shows_without_them(app_on,
 
 
 @pytest.mark.parametrize(
-    "segments, dates",
+    "segments, products, dates",
     [
-        ((), None),
-        (("Retail",), None),
-        (("Retail", "Corporate"), ("2024-03-01", "2025-02-28")),
-        ((), ("2025-01-01", "2025-01-31")),
+        ((), (), None),
+        (("Retail",), (), None),
+        (("Retail", "Corporate"), (), ("2024-03-01", "2025-02-28")),
+        ((), (), ("2025-01-01", "2025-01-31")),
+        ((), ("Insurance",), None),  # read from the sums per day that keep the product recommended
+        (("Retail",), ("Insurance", "Mortgage"), ("2024-03-01", "2025-02-28")),
     ],
 )
-def test_the_cards_follow_filters_and_dates_as_sql_says(app_on, derived_warehouse, finmatch_warehouse, segments, dates):
+def test_the_cards_follow_filters_and_dates_as_sql_says(
+    app_on, derived_warehouse, finmatch_warehouse, segments, products, dates
+):
     import pandas as pd
 
     at = app_on(derived_warehouse).run()
     at.sidebar.multiselect[0].set_value(list(segments)).run()
+    next(box for box in at.sidebar.multiselect if box.label == "Product recommended").set_value(list(products)).run()
     where = ""
     if segments:
         where += " AND customer_segment IN (" + ", ".join(f"'{segment}'" for segment in segments) + ")"
+    if products:
+        where += " AND product_recommendation IN (" + ", ".join(f"'{product}'" for product in products) + ")"
     if dates:
         at.sidebar.date_input[0].set_value(tuple(pd.Timestamp(day).date() for day in dates)).run()
         where += f" AND product_recommendation_date BETWEEN DATE '{dates[0]}' AND DATE '{dates[1]}'"
 
     assert cards(at) == expected_cards(finmatch_warehouse, where)
     assert SIDEBAR_READ in sidebar(at)
+    assert "Computed instead" not in sidebar(at)
 
 
 def simulate_a_later_sync(warehouse):

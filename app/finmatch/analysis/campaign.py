@@ -21,10 +21,10 @@ import pandas as pd
 from finmatch.analysis.export import now_utc
 from finmatch.analysis.propensity import as_double, fit
 from finmatch.analysis.rates import product_rates
-from finmatch.data.campaign_list import CLASSES, campaign_sql, order_by_balance, order_by_score
-from finmatch.data.features import derived_relations, training_sample_sql
+from finmatch.data.campaign_list import CLASSES, campaign_relations, campaign_sql, order_by_balance, order_by_score
+from finmatch.data.features import training_sample_sql
 from finmatch.data.profiles import ProductBits, ProfileCodes, held_names_for, profiles_sql
-from finmatch.settings import CAMPAIGN_LIST_SIZE, COOL_OFF_DAYS, HIGH_CHURN, TRAINING_SAMPLE
+from finmatch.settings import CAMPAIGN_LIST_SIZE, COOL_OFF_DAYS, HIGH_CHURN
 
 
 @dataclass(frozen=True)
@@ -70,16 +70,17 @@ class Campaigns:
         return held_names_for(product, self.held_products)
 
     def builds(self):
-        """(name, SQL, parameters) of every relation a campaign reads: per-customer profiles and features."""
+        """(name, SQL, parameters) of every relation a campaign reads: per-customer profiles and features, and the
+        draws its model learns from."""
         table, live, dialect = self.backend.table, self.data.live, self.backend.dialect
         return [
             ("customer_profiles", *profiles_sql(table, live, self.codes, self.bits, dialect)),
-            *derived_relations(table, live, self.codes, dialect, self.held_products),
+            *campaign_relations(table, live, self.codes, dialect, self.held_products),
         ]
 
     def relations(self):
-        """(SQL, parameters) of the profiles and features to read from; locally the tables, built now unless they are
-        built or being built already."""
+        """(SQL, parameters) of the profiles, features and draws to read from; locally the tables, built now unless
+        they are built or being built already."""
         return [self.backend.relation(*build) for build in self.builds()]
 
     def rates(self, today):
@@ -88,9 +89,8 @@ class Campaigns:
 
     def model(self, product):
         """The product's propensity model, fitted on its training sample and checked on its held-out records."""
-        features, params = self.relations()[1]
-        sql = training_sample_sql(self.backend.table, self.data.live, features, self.backend.dialect, TRAINING_SAMPLE)
-        sample = self.backend.query(sql, [product, *params])
+        _, (features, feature_params), (draws, draw_params), _ = self.relations()
+        sample = self.backend.query(training_sample_sql(draws, features), [*draw_params, product, *feature_params])
         return fit(product, sample, self.codes) if len(sample) else None
 
     def build(self, target, today, rates=None, model=None):
@@ -98,7 +98,7 @@ class Campaigns:
         (the page reads them through its cache); otherwise they are computed here."""
         rates = (rates or self.rates(today)).get(target.product)
         model = model if model is not None else self.model(target.product)
-        (profiles, profile_params), (features, feature_params) = self.relations()
+        (profiles, profile_params), (features, feature_params), _, (declines, decline_params) = self.relations()
         wanted = self.codes.codes_for(target.segments, target.stages) if target.segments or target.stages else None
         ranks = model is not None and model.check.beats_base_rate
         base = rates.answered.estimate if rates is not None else None
@@ -106,8 +106,7 @@ class Campaigns:
             {
                 "profiles": profiles,
                 "features": features,
-                "table": self.backend.table,
-                "live": self.data.live,
+                "declines": declines,
                 "targeting": _targeting(wanted),
             },
             self.bits.bit(target.product),
@@ -123,7 +122,7 @@ class Campaigns:
                 "size": target.size,
             },
         )
-        frame = self.backend.query(sql, [*profile_params, *(wanted or []), *params, *feature_params])
+        frame = self.backend.query(sql, [*profile_params, *(wanted or []), *decline_params, *params, *feature_params])
         ranked = frame[frame["customer_id"].notna()].reset_index(drop=True)
         listed = CampaignList(target, _counts(frame.iloc[0]), ranked, rates, model, now_utc())
         return _with_intervals(listed, self.codes)

@@ -5,14 +5,15 @@ One statement per target on either engine. Its parts, each a CTE:
 - candidates: every customer's profile (profiles.py), limited to the target's profiles, with whether they hold
   the product and the furthest status of their recommendations of it;
 - declines: each customer's latest declined recommendation of the product (its recommendation date: the records
-  hold no date of the decline itself);
+  hold no date of the decline itself), from customer_declines_sql;
 - classified: one class per customer, the first that applies: holds it; accepted it; has it open; declined it
   within the cool-off; another status; at high churn risk (when that rule is on); eligible;
 - the counts of each class, and the eligible customers scored and ranked (by id: a list for a CRM, which holds
   the names, and one that shows no one's name or email).
 """
 
-from finmatch.data.features import NUMERIC_FEATURES
+from finmatch.data.features import NUMERIC_FEATURES, customer_features_sql, training_draws_sql
+from finmatch.settings import TRAINING_SAMPLE
 
 CLASSES = ("hold", "accepted", "open", "cool_off", "other", "high_churn", "eligible")
 
@@ -21,8 +22,8 @@ def campaign_sql(sources, bit, dialect, rules, ranking):
     """(SQL, parameters after the relations' own): one statement for the counts and the ranked list.
 
     Args:
-        sources: {"profiles", "features", "table", "live", "targeting"}: the relations to read (already as SQL),
-            the table and its live condition, and the AND-clause limiting the profiles.
+        sources: {"profiles", "features", "declines", "targeting"}: the relations to read (already as SQL, with no
+            parameters but the profiles' own) and the AND-clause limiting the profiles.
         bit: the product's bit in the profiles' masks.
         rules: {"product", "cool_off_from" (ISO date: declines on or after it are in cool-off),
             "high_churn" (a threshold, or None when the rule is off)}.
@@ -41,11 +42,7 @@ def campaign_sql(sources, bit, dialect, rules, ranking):
                   ELSE -1 END AS furthest_status
       FROM {sources["profiles"]} AS profiles WHERE TRUE {sources["targeting"]}
     ),
-    declines AS (
-      SELECT customer_id, max(product_recommendation_date) AS last_declined FROM {sources["table"]}
-      WHERE {sources["live"]} AND product_recommendation = ? AND product_recommendation_status = 'Declined'
-      GROUP BY customer_id
-    ),
+    declines AS (SELECT customer_id, last_declined FROM {sources["declines"]} AS every_decline WHERE product = ?),
     classified AS (
       SELECT c.customer_id, c.profile_code, {features},
              CASE WHEN c.holds = 1 THEN 'hold' WHEN c.furthest_status = 3 THEN 'accepted'
@@ -74,6 +71,26 @@ def campaign_sql(sources, bit, dialect, rules, ranking):
     ORDER BY {ranking["order"]}
     """  # noqa: S608
     return sql, [rules["product"], rules["cool_off_from"]]
+
+
+def customer_declines_sql(table, live):
+    """SQL of each customer's latest declined recommendation of each product (its recommendation date)."""
+    return f"""
+        SELECT customer_id, product_recommendation AS product, max(product_recommendation_date) AS last_declined
+        FROM {table}
+        WHERE {live} AND product_recommendation_status = 'Declined' AND product_recommendation IS NOT NULL
+        GROUP BY customer_id, product_recommendation
+    """  # noqa: S608
+
+
+def campaign_relations(table, live, codes, dialect, held_types=()):
+    """(name, SQL, parameters) of every relation the campaigns and the retention list read beyond the profiles: one
+    line each, built wherever the other derived tables are built (derived.py)."""
+    return (
+        ("customer_features", *customer_features_sql(table, live, codes, dialect, held_types)),
+        ("training_draws", training_draws_sql(table, live, dialect, TRAINING_SAMPLE), []),
+        ("customer_declines", customer_declines_sql(table, live), []),
+    )
 
 
 def order_by_score():

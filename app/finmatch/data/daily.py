@@ -1,11 +1,13 @@
 """Sums per day of every filter column at once: a derived table the cards and charts are added up from.
 
-One row per recommendation date, status, segment, product held and lifecycle stage (the columns the sidebar filters,
-so that any choice of filters is a WHERE on it), with the cards' sums and moments (KPI_MEASURES), and the records per
-affinity band and per tenth of recommendation score, so that every chart is a sum over its rows too; and the latest
-change and sync, for the freshness line. Its size is bounded by the days and the filter values, not by the records:
-about 378,000 rows at 10 or 100 million records of the benchmark's data. Too costly to build when a page opens (7 to
-9 s of processor time at 10 million records), it is built when a sync ends (derived.py) and read only then.
+One row per recommendation date, status, segment, product recommended, product held and lifecycle stage (the
+columns the sidebar filters, so that any choice of filters is a WHERE on it), with the cards' sums and moments
+(KPI_MEASURES), and the records per affinity band and per tenth of recommendation score, so that every chart is a
+sum over its rows too; and the latest change and sync, for the freshness line. Its size is bounded by the days and
+the filter values, not by the records: about 2.2 million rows at 10 million records of the benchmark's data, and
+378,000 in its second form, without the product recommended (COARSE_GRAIN), which the page reads while no product
+recommended is chosen. Too costly to build when a page opens (7 to 9 s of processor time at 10 million records), it
+is built when a sync ends (derived.py) and read only then.
 """
 
 from finmatch.data.filters import FILTER_COLUMNS
@@ -13,6 +15,9 @@ from finmatch.data.kpis import AVERAGED, KPI_MEASURES
 from finmatch.data.sql import AFFINITY_BANDS, affinity_band_sql
 
 GRAIN = ("product_recommendation_date", *(column for _, column, _ in FILTER_COLUMNS))
+# Without the product recommended, a filter most pages leave empty: a table several times smaller, read whenever
+# no product recommended is chosen.
+COARSE_GRAIN = tuple(column for column in GRAIN if column != "product_recommendation")
 SCORE_TENTHS = range(10)
 SUMMED = ("sales_after_acceptance", "sales_after_acceptance_squares", "sales_after_acceptance_count")
 
@@ -21,17 +26,17 @@ def band_column(band):
     return "band_" + band.lower().replace("-", "_")
 
 
-def daily_sums_sql(table, live):
-    """(SQL, parameters) of the table of sums per day and filter values."""
+def daily_sums_sql(table, live, grain=GRAIN):
+    """(SQL, parameters) of the table of sums per day and filter values (those of `grain`)."""
     band = affinity_band_sql("customer_product_affinity")
     tenth = "LEAST(FLOOR(recommendation_score * 10), 9)"
     counted = [f"count(CASE WHEN {band} = '{name}' THEN 1 END) AS {band_column(name)}" for name in AFFINITY_BANDS]
     counted += [f"count(CASE WHEN {tenth} = {tenth_} THEN 1 END) AS score_{tenth_}" for tenth_ in SCORE_TENTHS]
     sql = f"""
-        SELECT {", ".join(GRAIN)}, count(*) AS records, {", ".join(map(_whole, KPI_MEASURES))}, {", ".join(counted)},
+        SELECT {", ".join(grain)}, count(*) AS records, {", ".join(map(_whole, KPI_MEASURES))}, {", ".join(counted)},
                max(last_updated_epoch) AS latest_epoch, max(_fivetran_synced) AS latest_synced
         FROM {table} WHERE {live}
-        GROUP BY {", ".join(GRAIN)}
+        GROUP BY {", ".join(grain)}
     """
     return sql, []
 

@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, field
 
 from finmatch.data.actions import urgent_relations
+from finmatch.data.campaign_list import campaign_relations
 from finmatch.data.cells import outcome_cells_sql
-from finmatch.data.daily import daily_sums_sql
-from finmatch.data.features import derived_relations
+from finmatch.data.daily import COARSE_GRAIN, daily_sums_sql
 from finmatch.data.filters import VOCABULARY_COLUMNS, filter_values_sql, record_ids_sql
 from finmatch.data.profiles import ProductBits, ProfileCodes, profiles_sql
 
@@ -56,7 +56,7 @@ class Derived:
 def _features(position):
     def sql(source):
         vocabulary = source.vocabulary["product_types"]
-        return derived_relations(source.table, source.live, source.codes, source.dialect, vocabulary)[position][1:]
+        return campaign_relations(source.table, source.live, source.codes, source.dialect, vocabulary)[position][1:]
 
     return sql
 
@@ -67,7 +67,8 @@ def _urgent(position):
 
 DERIVED = (
     Derived("filter_values", lambda source: (filter_values_sql(source.table, source.live), [])),
-    Derived("daily_sums", lambda source: daily_sums_sql(source.table, source.live), engines=("duckdb",)),
+    Derived("daily_sums", lambda source: daily_sums_sql(source.table, source.live, COARSE_GRAIN), engines=("duckdb",)),
+    Derived("daily_sums_by_product", lambda source: daily_sums_sql(source.table, source.live), engines=("duckdb",)),
     Derived(
         "customer_profiles",
         lambda source: profiles_sql(source.table, source.live, source.codes, source.bits, source.dialect),
@@ -75,6 +76,10 @@ DERIVED = (
     ),
     # What the campaigns' propensity models and the retention list read of each customer.
     Derived("customer_features", _features(0), per_customer=True),
+    # The decided recommendations each product's model learns from (at most TRAINING_SAMPLE per product).
+    Derived("training_draws", _features(1), per_customer=True),
+    # Each customer's latest decline of each product: the campaigns' cool-off.
+    Derived("customer_declines", _features(2), per_customer=True),
     Derived("outcome_cells", lambda source: outcome_cells_sql(source.table, source.live, source.codes, source.dialect)),
     # Whether every record id is hexadecimal, so that a search for other text need not read them (local only: a
     # search in Snowflake reads what its warehouse reads).

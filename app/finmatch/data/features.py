@@ -79,27 +79,32 @@ def _products_held_sql(dialect, held_types):
     return f"CAST(bit_count(bit_or({bit})) AS BIGINT)", [list(held_types), list(held_types)]
 
 
-def training_sample_sql(table, live, features, dialect, size):
-    """SQL of the decided recommendations of one product (parameter: the product) the model learns from and is
-    checked on: at most `size` of them, those first by MD5 of the record id after its first digit, each with its
-    customer's features, whether it was accepted and whether it is held out (first digit of the MD5 below 3, as
-    Match's holdout check chooses)."""
+def training_draws_sql(table, live, dialect, size):
+    """SQL of the decided recommendations each product's model learns from and is checked on: per product, at most
+    `size` of them, those first by MD5 of the record id after its first digit, each with whether it was accepted and
+    whether it is held out (first digit of the MD5 below 3, as Match's holdout check chooses). Drawn once for every
+    product, so that choosing a product reads a few thousand rows rather than every record."""
     held_out = dialect.md5_first_digit_below("record_id", HELD_OUT_DIGITS)
     return f"""
-        SELECT drawn.record_hash, drawn.accepted, drawn.held_out, f.*
-        FROM (SELECT customer_id, MD5(record_id) AS record_hash,
+        SELECT product, customer_id, record_hash, accepted, held_out
+        FROM (SELECT product_recommendation AS product, customer_id, MD5(record_id) AS record_hash,
                      CASE WHEN {IS_ACCEPTED} THEN 1 ELSE 0 END AS accepted,
-                     CASE WHEN {held_out} THEN 1 ELSE 0 END AS held_out
+                     CASE WHEN {held_out} THEN 1 ELSE 0 END AS held_out,
+                     ROW_NUMBER() OVER (PARTITION BY product_recommendation
+                                        ORDER BY SUBSTR(MD5(record_id), 2) ASC NULLS LAST, record_id ASC NULLS LAST)
+                       AS draw
               FROM {table}
-              WHERE {live} AND {IS_DECIDED} AND product_recommendation = ?
-              ORDER BY SUBSTR(MD5(record_id), 2) ASC NULLS LAST, record_id ASC NULLS LAST
-              LIMIT {int(size)}) AS drawn
-        JOIN {features} AS f ON f.customer_id = drawn.customer_id
-        ORDER BY drawn.record_hash ASC NULLS LAST
+              WHERE {live} AND {IS_DECIDED} AND product_recommendation IS NOT NULL) AS numbered
+        WHERE draw <= {int(size)}
     """  # noqa: S608
 
 
-def derived_relations(table, live, codes, dialect, held_types=()):
-    """(name, SQL, parameters) of every per-customer relation the campaigns and the retention list read beyond the
-    profiles: one line each, to be built wherever the other derived tables are built."""
-    return (("customer_features", *customer_features_sql(table, live, codes, dialect, held_types)),)
+def training_sample_sql(draws, features):
+    """SQL of one product's training sample (parameter: the product): its draws (training_draws_sql), each with its
+    customer's features."""
+    return f"""
+        SELECT drawn.record_hash, drawn.accepted, drawn.held_out, f.*
+        FROM (SELECT * FROM {draws} AS draws WHERE product = ?) AS drawn
+        JOIN {features} AS f ON f.customer_id = drawn.customer_id
+        ORDER BY drawn.record_hash ASC NULLS LAST
+    """  # noqa: S608

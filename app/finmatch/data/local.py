@@ -27,6 +27,7 @@ import pandas as pd
 from finmatch.data.actions import RANKABLE, URGENT_ROWS, open_recommendations_sql, urgent_relations
 from finmatch.data.breakdowns import FINE_KEYS, Breakdowns
 from finmatch.data.daily import (
+    COARSE_GRAIN,
     SCORE_TENTHS,
     band_column,
     bands_and_scores_sql,
@@ -71,7 +72,7 @@ def day_sums(data, filters):
     undated = filters.without_dates()
 
     def compute():
-        daily = daily_table(data)
+        daily = daily_table(data, filters)
         if daily is None:
             frame = data.run(DAY_SUMS_SQL, undated)
         else:
@@ -82,10 +83,13 @@ def day_sums(data, filters):
     return data.backend.remembered(("day_sums", repr(undated)), compute)
 
 
-def daily_table(data):
+def daily_table(data, filters=None):
     """The derived table of sums per day and filter values (daily.py) when it is current, else None: built when the
-    page opens it would cost more than the statements it replaces."""
-    return data.backend.derived("daily_sums", *daily_sums_sql(data.backend.table, data.live))
+    page opens it would cost more than the statements it replaces. The smaller one, without the product recommended,
+    unless the filters choose one."""
+    if filters is not None and filters.products:
+        return data.backend.derived("daily_sums_by_product", *daily_sums_sql(data.backend.table, data.live))
+    return data.backend.derived("daily_sums", *daily_sums_sql(data.backend.table, data.live, COARSE_GRAIN))
 
 
 def _with_status_counts(frame):
@@ -131,7 +135,7 @@ def kpis_with_periods(data, filters, recent=None, before=None):
 def breakdowns(data, filters, today):
     """FprData.breakdowns: the fine counts from one statement, or from the sums per day and filter values when they
     are current; months, ages and dates from the sums per day."""
-    daily = daily_table(data)
+    daily = daily_table(data, filters)
     if daily is None:
         fine, by_key = _with_status_counts(fine_counts(data, filters))[[*FINE_KEYS, *COUNTED]], None
     else:
