@@ -359,14 +359,17 @@ def test_each_products_rates_equal_sql_with_the_average_sales_t_interval(finmatc
     rows = sql(
         finmatch_warehouse,
         "SELECT product_recommendation, sum(CASE WHEN product_recommendation_status IN ('Pending', 'In Progress') "
-        f"THEN 1 ELSE 0 END), count({sale}), avg({sale}), stddev_samp({sale}) {LIVE} "
+        f"THEN 1 ELSE 0 END), count({sale}), avg({sale}), stddev_samp({sale}), "
+        "sum(CASE WHEN product_recommendation_status IN ('Pending', 'In Progress') "
+        f"AND product_recommendation_date < DATE '{TODAY.isoformat()}' - INTERVAL 90 DAY THEN 1 ELSE 0 END) {LIVE} "
         "AND product_recommendation IS NOT NULL GROUP BY 1",
     )
-    for product, still_open, sales, average, spread in rows:
+    assert len(rows) == 6
+    for product, still_open, sales, average, spread, stale in rows:
         found = rates[product]
         half = stats.t.ppf(0.95, sales - 1) * spread / math.sqrt(sales)
         assert (found.product, found.still_open, found.sales) == (product, still_open, sales)
         assert (found.average_sale, found.sale_low, found.sale_high) == pytest.approx(
             (average, average - half, average + half), rel=1e-9
         )
-        assert found.stale_open == found.offered.out_of - found.answered.out_of
+        assert found.stale_open == stale == found.offered.out_of - found.answered.out_of

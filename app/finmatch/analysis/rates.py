@@ -9,7 +9,7 @@ than that are left out of both rates (they may still be answered).
 
 from dataclasses import dataclass
 
-from finmatch.data.rates import product_outcomes_sql
+from finmatch.data.rates import outcomes_by_day_sql, product_outcomes_sql
 from finmatch.inference import beta_interval, mean_interval, prior_from_groups
 
 
@@ -48,7 +48,8 @@ class ProductRates:
 
 def product_rates(data, today):
     """{product: ProductRates} from one statement; the priors are fitted over every product."""
-    frame = data.backend.query(product_outcomes_sql(data.backend.table, data.live, data.dialect), [today.isoformat()])
+    by_day, params = data.backend.relation("outcomes_by_day", outcomes_by_day_sql(data.backend.table, data.live), [])
+    frame = data.backend.query(product_outcomes_sql(by_day, data.dialect), [*params, today.isoformat()])
     rows = [row._asdict() for row in frame.itertuples(index=False)]
     accepted = [int(row["accepted"]) for row in rows]
     decided = [int(row["decided"]) for row in rows]

@@ -22,6 +22,7 @@ from finmatch.data.cells import outcome_cells_sql
 from finmatch.data.daily import COARSE_GRAIN, daily_sums_sql
 from finmatch.data.filters import VOCABULARY_COLUMNS, filter_values_sql, record_ids_sql
 from finmatch.data.profiles import ProductBits, ProfileCodes, profiles_sql
+from finmatch.data.rates import outcomes_by_day_sql
 
 BOTH = ("duckdb", "snowflake")
 
@@ -74,6 +75,8 @@ DERIVED = (
         lambda source: profiles_sql(source.table, source.live, source.codes, source.bits, source.dialect),
         per_customer=True,
     ),
+    # Each product's outcomes per recommendation date: its honest rates and average sale on any day.
+    Derived("outcomes_by_day", lambda source: (outcomes_by_day_sql(source.table, source.live), [])),
     # What the campaigns' propensity models and the retention list read of each customer.
     Derived("customer_features", _features(0), per_customer=True),
     # The decided recommendations each product's model learns from (at most TRAINING_SAMPLE per product).
