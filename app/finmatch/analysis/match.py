@@ -155,6 +155,3 @@ def shrunk_estimate(similar_accepted, similar_decided, base_rate, z=INTERVAL_Z):
     low, high = wilson_interval(successes, trials, z)
     return successes / trials, low, high
 
-
-def _float(value):
-    return None if value is None or pd.isna(value) else float(value)

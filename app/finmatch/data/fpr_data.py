@@ -104,10 +104,6 @@ class FprData:
         ).iloc[0]
         return {"latest_epoch": integer(row["latest_epoch"]), "last_synced": row["last_synced"]}
 
-    def recommended_products(self):
-        """Every product that has been recommended, alphabetically."""
-        return self.vocabulary()["products"]
-
     def vocabulary(self):
         """Every value of each filter column and of the products recommended, and the recommendation date
         range, in one statement: what the sidebar offers and what Match and the campaigns are coded with."""
