@@ -154,4 +154,3 @@ def shrunk_estimate(similar_accepted, similar_decided, base_rate, z=INTERVAL_Z):
     trials = similar_decided + PRIOR_STRENGTH
     low, high = wilson_interval(successes, trials, z)
     return successes / trials, low, high
-
