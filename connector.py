@@ -191,8 +191,8 @@ def sync_records(settings: Settings, state: dict):
                 # record_id: a page read again after a crash or a cursor restart cannot duplicate rows.
                 op.upsert(TABLE, row)
             if page.next_cursor:
-                cursor, loaded_after_cursor = page.next_cursor, LoadedRecords()
-            else:  # a null cursor (the older service's end) never replaces a good one; its page comes again
+                cursor = page.next_cursor
+            else:  # the older service's last page: its null cursor never replaces a good one, so the page comes again
                 loaded_after_cursor.add(page.rows)
             highest_epoch = _higher(highest_epoch, page.highest_epoch)
             pages, total = pages + 1, total + page.size

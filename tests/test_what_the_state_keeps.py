@@ -178,6 +178,7 @@ def test_a_sync_with_nothing_new_writes_nothing(make_api, project, end_style, pa
     second = project.sync(configuration_for(server, page_size))
 
     assert second.ok, second.output
+    assert len(LoadedRecords.decode(first.state.get(STATE_LOADED))) == last_page  # only what comes again
     assert upserts_reported(second.output) == 0
     assert project.rows() == rows_after_first  # _fivetran_synced included: no row was written again
     assert server.cursors.decode(second.state["next_cursor"])[0] == server.dataset.last_seq - last_page
