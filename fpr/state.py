@@ -34,7 +34,8 @@ MAX_LOADED_RECORDS = 1_000
 
 RECOVERY = (
     "to start over from the beginning, run a full re-sync of the connection in the Fivetran dashboard, which "
-    "clears its state (locally: make reset, or delete files/state.json); rows already loaded are kept"
+    "clears its state and keeps the rows loaded (locally: delete files/state.json; make reset also forgets the "
+    "local warehouse)"
 )
 
 

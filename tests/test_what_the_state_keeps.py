@@ -102,7 +102,7 @@ def test_a_state_already_holding_an_unsendable_cursor_gets_the_recovery_step_and
     assert stuck.returncode != 0
     assert f"the saved state's {SURROGATE_PROBLEM}" in printed
     assert "run a full re-sync of the connection in the Fivetran dashboard" in printed
-    assert "make reset, or delete files/state.json" in printed
+    assert "(locally: delete files/state.json; make reset also forgets the local warehouse)" in printed
     assert "UnicodeEncodeError" not in printed
     assert requests_by_the_stuck_sync == 0
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
@@ -316,3 +316,33 @@ def test_an_api_changing_faster_than_it_is_read_stops_at_the_time_bound(changing
     following = project.sync(configuration_for(server, 100))
     assert following.ok, following.output
     assert {row["record_id"]: as_served(row) for row in project.rows()} == served_records(server)
+
+
+def test_the_real_fivetran_debug_stops_at_the_bound_and_says_the_next_sync_goes_on(
+    tmp_path, offline_home, local_pipreqs
+):
+    plan = FaultPlan("2+=changes:150")
+    with LocalFprApi(Dataset(size=300, seed=12), api_key=API_KEY, faults=plan) as server:
+        project, configuration = debug_project(tmp_path, server)
+        source = (project / "connector.py").read_text()
+        setting = "SYNC_BOUND = SyncBound(max_pages=None, max_seconds=2 * 3600)"
+        assert setting in source
+        (project / "connector.py").write_text(source.replace(setting, "SYNC_BOUND = SyncBound(max_pages=3)"))
+        bounded = fivetran_debug(project, configuration, offline_home, local_pipreqs)
+        requests_by_the_bounded_sync = server.requests_served
+        state_after_bound = saved_state(project)
+        server.faults = None
+        following = fivetran_debug(project, configuration, offline_home, local_pipreqs)
+        served = served_records(server)
+
+    assert bounded.returncode == 0, bounded.stdout + bounded.stderr
+    assert "SYNC SUCCEEDED" in bounded.stdout
+    assert "the sync stopped at its bound of 3 pages (SYNC_BOUND in connector.py)" in bounded.stdout
+    assert "the state is saved and the next sync goes on from here" in bounded.stdout
+    assert requests_by_the_bounded_sync == 3
+    assert server.cursors.decode(state_after_bound["next_cursor"])[0] > 300
+    assert following.returncode == 0, following.stdout + following.stderr
+    assert "sync starting from the saved cursor" in following.stdout
+    with duckdb.connect(str(project / "files" / "warehouse.db"), read_only=True) as db:
+        landed = db.execute("SELECT record_id, last_updated_epoch FROM tester.fpr_records").fetchall()
+    assert dict(landed) == {record_id: record["last_updated_epoch"] for record_id, record in served.items()}
