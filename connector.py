@@ -109,7 +109,7 @@ SETUP_TEST_LIMITS = replace(LIMITS, request_deadline=30)
 
 # Where a sync stops although the API has more: an API whose data changes faster than it is read
 # would otherwise never let it end. The sync stops after the page that reaches the bound, with its
-# checkpoint saved, and the next sync goes on from there. Two hours hold about eight million records
+# checkpoint saved, and the next sync goes on from there. Two hours hold four to nine million records
 # at the local runner's speed; max_pages bounds the requests instead, or as well.
 SYNC_BOUND = SyncBound(max_pages=None, max_seconds=2 * 3600)
 
