@@ -43,8 +43,8 @@ def cursor_problem(cursor: str) -> str:
     """Why a cursor cannot be sent back in a request, in words that quote none of it; "" if it can.
 
     The rule: text that UTF-8 can encode, of at most MAX_CURSOR_CHARACTERS characters. A request
-    percent-encodes every other byte of the cursor, control characters included, so the request line
-    never holds one raw; a lone UTF-16 surrogate has no UTF-8 form at all.
+    percent-encodes every byte a URL cannot hold as it is, control characters included, so the
+    request line never holds one raw; a lone UTF-16 surrogate has no UTF-8 form at all.
     """
     if len(cursor) > MAX_CURSOR_CHARACTERS:
         return f"is {len(cursor):,} characters long, more than the {MAX_CURSOR_CHARACTERS:,} a request can carry"
