@@ -30,11 +30,12 @@ from fpr import safe_log  # every message, with the API key and emails masked
 from fpr.client import FprClient, Limits  # one page of /fpr_data, retried
 from fpr.errors import FprError  # a failure that ends the sync with a message saying what to do
 from fpr.issues import RecordIssues  # record defects, reported once per sync
-from fpr.paging import Paginator, parse_page  # the cursor chain, one page ahead
+from fpr.paging import Paginator, SyncBound, parse_page  # the cursor chain, one page ahead
 from fpr.records import RecordNormaliser  # records into rows that fit their columns
 from fpr.retry import RetryPolicy  # how patiently a request is retried
 from fpr.settings import Settings, read_settings  # the configuration, checked and typed
 from fpr.signals import hold_stop_signals  # Ctrl-C and SIGTERM wait for a checkpoint to be saved
+from fpr.state import LoadedRecords, read_state, state_after  # the saved state, read and written
 
 TABLE = "fpr_records"
 PRIMARY_KEY = "record_id"
@@ -106,8 +107,11 @@ LIMITS = Limits(
 )
 SETUP_TEST_LIMITS = replace(LIMITS, request_deadline=30)
 
-STATE_CURSOR = "next_cursor"  # where the next request starts; the lab connector's state had only this
-STATE_EPOCH = "last_updated_epoch"  # the highest epoch loaded so far, kept for reference
+# Where a sync stops although the API has more: an API whose data changes faster than it is read
+# would otherwise never let it end. The sync stops after the page that reaches the bound, with its
+# checkpoint saved, and the next sync goes on from there. Two hours hold four to nine million records
+# at the local runner's speed; max_pages bounds the requests instead, or as well.
+SYNC_BOUND = SyncBound(max_pages=None, max_seconds=2 * 3600)
 
 
 def schema(configuration: dict):
@@ -168,52 +172,46 @@ def update(configuration: dict, state: dict):
 
 def sync_records(settings: Settings, state: dict):
     """The page loop: upsert each page's rows, then checkpoint the cursor that follows them."""
-    cursor, highest_epoch = starting_point(state)
+    cursor, highest_epoch, already_loaded = read_state(state)
+    loaded_after_cursor = LoadedRecords()  # what the next sync, starting from `cursor`, receives again
     issues = RecordIssues()
-    started, pages, total = monotonic(), 0, 0
+    started, pages, total, skipped = monotonic(), 0, 0, 0
     safe_log.info(f"sync starting {'from the saved cursor' if cursor else 'from the beginning (full sync)'}")
     with FprClient(settings, RETRY_POLICY, LIMITS) as client:
         prepare = RecordNormaliser(COLUMNS, PRIMARY_KEY, issues).rows
-        for page in Paginator(client, cursor, prepare, LIMITS.max_page_records, LIMITS.pages_without_new_records):
+        chain = Paginator(
+            client, cursor, prepare, LIMITS.max_page_records, LIMITS.pages_without_new_records, SYNC_BOUND
+        )
+        for page in chain:
             for row in page.rows:
+                if already_loaded.holds(row):  # this very version was loaded by an earlier sync
+                    skipped += 1
+                    continue
                 # The 'upsert' operation inserts the row into fpr_records or replaces the row with the same
                 # record_id: a page read again after a crash or a cursor restart cannot duplicate rows.
                 op.upsert(TABLE, row)
-            cursor = page.next_cursor or cursor  # a null cursor (the older service's end) never replaces a good one
+            if page.next_cursor:
+                cursor = page.next_cursor
+            else:  # the older service's last page: its null cursor never replaces a good one, so the page comes again
+                loaded_after_cursor.add(page.rows)
             highest_epoch = _higher(highest_epoch, page.highest_epoch)
             pages, total = pages + 1, total + page.size
             # Save the progress by checkpointing the state: it commits this page's rows and the cursor that
             # follows them, so a sync that dies after it resumes at the next page. Ctrl-C and SIGTERM wait
             # for it to be saved: locally the rows and the state are two steps, which a stop must not split.
             with hold_stop_signals():
-                op.checkpoint(state_after(cursor, highest_epoch))
+                op.checkpoint(state_after(cursor, highest_epoch, loaded_after_cursor))
             safe_log.info(f"page {page.number}: {page.size} records, {total} in total")
+            if page.ends_at_bound:
+                safe_log.sync_warning(
+                    f"the sync stopped at its bound of {SYNC_BOUND} (SYNC_BOUND in connector.py) although the API "
+                    "has more, as it may when its data changes faster than it is read; the state is saved and the "
+                    "next sync goes on from here"
+                )
     issues.report()
+    if skipped:
+        safe_log.info(f"{skipped} records already loaded at the saved position were skipped")
     safe_log.info(f"sync finished: {pages} pages, {total} records, {monotonic() - started:.1f} s")
-
-
-def starting_point(state: dict):
-    """The cursor and highest epoch to start from; values of the wrong type are ignored, with a warning.
-
-    Accepts this connector's state and the lab connector's `{"next_cursor": "..."}`.
-    """
-    cursor = state.get(STATE_CURSOR) or None
-    if cursor is not None and not isinstance(cursor, str):
-        safe_log.warning("the saved next_cursor is not text; starting from the beginning (upserts are idempotent)")
-        cursor = None
-    highest_epoch = state.get(STATE_EPOCH)
-    if highest_epoch is not None and (not isinstance(highest_epoch, int) or isinstance(highest_epoch, bool)):
-        safe_log.warning("the saved last_updated_epoch is not a whole number; it is recomputed from this sync")
-        highest_epoch = None
-    return cursor, highest_epoch
-
-
-def state_after(cursor, highest_epoch) -> dict:
-    """The state to checkpoint: where the next sync starts, and the highest epoch seen for reference."""
-    state = {STATE_CURSOR: cursor}
-    if highest_epoch is not None:
-        state[STATE_EPOCH] = highest_epoch
-    return state
 
 
 def _higher(epoch, other):

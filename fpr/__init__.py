@@ -6,7 +6,8 @@ retry        how long to wait before trying again
 transport    HTTP on a requests Session, and what each way a request can fail means
 deadline     a request bounded from connect to last byte, and the adapter that makes it possible
 body         a response body read within its size cap, decompressed within it, parsed as JSON
-paging       the cursor chain, one page fetched ahead, and the guards against loops
+paging       the cursor chain, one page fetched ahead, the guards against loops, and the sync's bound
+state        the saved state, read back with care and written only with values the next sync can send
 records      API records turned into rows that fit their columns
 field_names  which fields the schema does not declare may become columns
 issues       record defects, counted and reported once per sync

@@ -7,10 +7,12 @@ Every SDK operation stays with the caller, on the main thread.
 
 import threading  # the signal that the next page's request has left
 from concurrent.futures import ThreadPoolExecutor, wait  # the one background thread that fetches ahead
-from dataclasses import dataclass, field  # Page
+from dataclasses import dataclass, field  # Page, SyncBound
+from time import monotonic  # the sync's bound in seconds
 
 from fpr import safe_log
 from fpr.errors import CursorRejected, FprError
+from fpr.state import cursor_problem
 
 RECORDS_KEY = "fpr_records"
 SEND_WAIT_SECONDS = 0.05  # at most, for the next page's request to leave before this page is written
@@ -26,10 +28,33 @@ class Page:
     rows: list = field(default=None, repr=False)  # the records as rows for the destination, once prepared
     highest_epoch: int = None  # the highest last_updated_epoch among the rows
     brings_new_records: bool = False  # a row whose record_id and last_updated_epoch this sync had not seen
+    ends_at_bound: bool = False  # there is more, but the sync has reached its bound and stops after this page
 
     @property
     def size(self) -> int:
         return len(self.records)
+
+
+@dataclass(frozen=True)
+class SyncBound:
+    """Where a sync stops even though the API still has more: after so many pages or seconds (None: no bound).
+
+    An API whose data changes faster than it is read never reaches its end; the sync stops
+    after the page that crosses the bound, checkpointed, and the next sync goes on from there.
+    """
+
+    max_pages: int = None
+    max_seconds: float = None
+
+    def reached(self, pages: int, seconds: float) -> bool:
+        return (self.max_pages is not None and pages >= self.max_pages) or (
+            self.max_seconds is not None and seconds >= self.max_seconds
+        )
+
+    def __str__(self):
+        pages = f"{self.max_pages:,} pages" if self.max_pages is not None else ""
+        seconds = f"{self.max_seconds:,g} s" if self.max_seconds is not None else ""
+        return " or ".join(bound for bound in (pages, seconds) if bound)
 
 
 def parse_page(body, number: int, max_records: int) -> Page:
@@ -78,9 +103,10 @@ class Paginator:
     newer service), and a last page whose next_cursor is null (the older one). A cursor the
     server rejects restarts the read once from the beginning. Each page is checked before it is
     handed over, so a checkpoint only ever follows a sound page; the sync fails on a page that
-    says there is more but gives no cursor, a cursor seen before, a cursor holding the API key
-    (it would be saved in the state and printed with it), and a chain that brings nothing new
-    for `pages_without_new_records` pages in a row.
+    says there is more but gives no cursor, a cursor seen before, a cursor that cannot be sent back
+    or that holds the API key (it would be saved in the state and printed with it), and a chain
+    that brings nothing new for `pages_without_new_records` pages in a row. A chain that goes on
+    past `bound` ends after the page that reaches it, marked `ends_at_bound`.
 
     Args:
         client: fetches one page (an FprClient).
@@ -88,14 +114,18 @@ class Paginator:
         prepare: turns a page's records into rows: (records) -> rows.
         max_page_records: most records a page may hold.
         pages_without_new_records: pages in a row without a new record before the chain is called a loop.
+        bound: pages or seconds after which the sync stops although there is more.
     """
 
-    def __init__(self, client, cursor, prepare, max_page_records: int, pages_without_new_records: int):
+    def __init__(
+        self, client, cursor, prepare, max_page_records: int, pages_without_new_records: int, bound=SyncBound()
+    ):
         self.client = client
         self.start_cursor = cursor
         self.prepare = prepare
         self.max_page_records = max_page_records
         self.stale_limit = pages_without_new_records
+        self.bound = bound
 
     def __iter__(self):
         cursor = self.start_cursor
@@ -104,6 +134,7 @@ class Paginator:
         stale_pages = 0
         restarted = False
         number = 1
+        pages, started = 0, monotonic()
         with PageFetcher(self._next_page, self.client.stop, self.client.request_sent) as fetcher:
             fetcher.fetch(cursor, number)
             while True:
@@ -119,18 +150,19 @@ class Paginator:
                     self.seen_records = SeenRecords()
                     fetcher.fetch(cursor, number)
                     continue
+                pages += 1
+                if page.next_cursor:
+                    _check_cursor(page)
                 last = not page.records or not page.has_more
                 if not last:
                     stale_pages = 0 if page.brings_new_records else stale_pages + 1
                     self._check_progress(page, seen_cursors, stale_pages)
+                    page.ends_at_bound = self.bound.reached(pages, monotonic() - started)
+                    last = page.ends_at_bound
+                if not last:
                     cursor = page.next_cursor
                     seen_cursors.add(cursor)
                     fetcher.fetch(cursor, number + 1)
-                if page.next_cursor and safe_log.holds_secret(page.next_cursor):
-                    raise FprError(
-                        f"page {page.number}: the API's next_cursor contains the API key; it is not saved, as the "
-                        "state is stored and printed: report this to the API's owner"
-                    )
                 yield page
                 if last:
                     return
@@ -156,6 +188,21 @@ class Paginator:
                 f"page {page.number}: the last {stale_pages} pages brought no record new to this sync, each with a "
                 "new cursor: the API is looping (pages_without_new_records in connector.py's LIMITS)"
             )
+
+
+def _check_cursor(page: Page):
+    """Fails on a next_cursor the next request could not carry, or that holds the API key, before it is saved."""
+    problem = cursor_problem(page.next_cursor)
+    if problem:
+        raise FprError(
+            f"page {page.number}: the API's next_cursor {problem}; it is not saved, and the next sync goes on from "
+            "the last good cursor: report this to the API's owner"
+        )
+    if safe_log.holds_secret(page.next_cursor):
+        raise FprError(
+            f"page {page.number}: the API's next_cursor contains the API key; it is not saved, as the "
+            "state is stored and printed: report this to the API's owner"
+        )
 
 
 class SeenRecords:

@@ -161,6 +161,15 @@ class Dataset:
             "updated": [self._identity(index)[0] for index in targets],
         }
 
+    def update_record(self, index):
+        """Updates record `index` (it takes the next seq, so a cursor saved before now yields it); returns its id."""
+        with self._lock:
+            if not 0 <= index < self.size:
+                raise ValueError(f"no record {index}: {self.size} exist")
+            self._versions[index] = self._versions.get(index, 0) + 1
+            self._log_change(index)
+        return self._identity(index)[0]
+
     def _log_change(self, index):
         self._change_log.append(index)
         self._latest_seq[index] = self.last_seq

@@ -13,6 +13,8 @@ Faults that answer instead of the API (no key check, no page):
     status:<code>[;retry-after=<s>|;retry-after-date=<s>][;echo-key=1]
                        an error with a JSON body (echo-key: the body repeats the key sent)
     latency:<s>        wait, then answer normally
+    changes:<n>        update <n> existing records (each takes the next change sequence number), then answer
+                       normally: from some request on ("2+=changes:300"), data that changes faster than it is read
     stall:<s>          send the headers and half the body, then wait
     drop               close the connection without a response
     truncate           promise more bytes than are sent, then close
@@ -40,6 +42,10 @@ Faults that alter a normal page (the key is checked first):
     key_in_cursor[:<form>]
                        next_cursor is the x-api-key the request sent, in <form>: raw (the default), base64
                        or url (URL-encoded), followed by the page's own cursor
+    unsendable_cursor[:<kind>]
+                       next_cursor is one no request can carry back, of <kind>: surrogate (the default:
+                       "x\\ud800y", a lone UTF-16 surrogate, valid as that JSON escape) or long
+                       (UNSENDABLE_CURSOR_LENGTH characters)
     poison_values      record 1: customer_name "Jos\\ud800" (a lone UTF-16 surrogate, sent as that
                        JSON escape); record 2: a lone surrogate (\\udfff) in product_terms; record 3:
                        control characters and a NUL in transaction_history (CONTROL_TEXT); record 4:
@@ -99,6 +105,7 @@ from fpr_local_api.hostile import (  # noqa: F401  (re-exported: tests name them
 ANSWERING = {
     "status",
     "latency",
+    "changes",
     "stall",
     "drop",
     "truncate",
@@ -122,6 +129,7 @@ REWRITING = {
     "poison_values",
     "poison_field_names",
     "key_in_cursor",
+    "unsendable_cursor",
 }
 SENDING = {
     "slow_headers",
@@ -132,6 +140,12 @@ SENDING = {
     "error_quoting_pii",
     "interim",
     "many_headers",
+}
+
+UNSENDABLE_CURSOR_LENGTH = 10_000
+UNSENDABLE_CURSORS = {
+    "surrogate": "x\ud800y",
+    "long": "x" * UNSENDABLE_CURSOR_LENGTH,
 }
 
 # Faults whose argument is checked when the plan is read, so a typo fails at start, not mid-test.
@@ -146,6 +160,8 @@ _ARGUMENTS = {
     "interim": hostile.interim_status,
     "many_headers": hostile.positive_integer,
     "key_in_cursor": lambda form: hostile.one_of(form or "raw", ("raw", "base64", "url")),
+    "unsendable_cursor": lambda kind: hostile.one_of(kind or "surrogate", tuple(UNSENDABLE_CURSORS)),
+    "changes": hostile.positive_integer,
 }
 # Options checked the same way: fault name -> option -> check.
 _OPTIONS = {
@@ -228,6 +244,9 @@ class FaultPlan:
         if fault.name == "latency":
             _pause(float(fault.argument), handler.stopping)
             return False
+        if fault.name == "changes":
+            handler.api.dataset.apply_changes(update=fault.value)
+            return False
         _ANSWERS[fault.name](fault, handler)
         return True
 
@@ -240,6 +259,8 @@ class FaultPlan:
         self.applied.append((number, fault.name))
         if fault.name == "key_in_cursor":
             return _key_in_cursor(fault, body, sent_key)
+        if fault.name == "unsendable_cursor":
+            return {**body, "next_cursor": UNSENDABLE_CURSORS[fault.value]}
         return _REWRITES[fault.name](self, body, request_cursor)
 
     def send_page(self, number, fault, body, handler):

@@ -19,6 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scripted_api import ScriptedApi
 
+from fpr.state import STATE_LOADED as LOADED
+from fpr.state import LoadedRecords
+
 END_PAGE_CURSOR = "end=="
 EPOCH = sample_record(0)["last_updated_epoch"]  # every record drawn here carries this epoch
 ABSENT = "absent"
@@ -113,6 +116,7 @@ def expected_outcome(start, answers):
     cursor = cursor or None
     epoch = start.get("last_updated_epoch") if isinstance(start.get("last_updated_epoch"), int) else None
     rows, seen, saved, requests, number = {}, {cursor} if cursor else set(), {}, 0, 0
+    loaded_after_cursor = set()  # the records the next sync, sent the saved cursor, receives again
     for status, body in answers:
         requests += 1
         if status in RETRIED:
@@ -139,7 +143,10 @@ def expected_outcome(start, answers):
         if usable:
             epoch = EPOCH if epoch is None else max(epoch, EPOCH)
         cursor = next_cursor or cursor
+        loaded_after_cursor = set() if next_cursor else loaded_after_cursor | {r["record_id"] for r in usable}
         saved = {"next_cursor": cursor, **({"last_updated_epoch": epoch} if epoch is not None else {})}
+        if loaded_after_cursor:
+            saved[LOADED] = loaded_after_cursor
         if last:
             return rows, None, requests, saved
         seen.add(next_cursor)
@@ -189,7 +196,11 @@ def test_a_sync_loads_exactly_the_valid_records_saves_the_right_cursor_and_never
     else:
         assert not result.ok
         assert expected_error in result.output
+    remembered = LoadedRecords.decode(result.state.pop(LOADED, None))
+    expected_remembered = expected_state.pop(LOADED, set())
     assert result.state == expected_state
+    assert len(remembered) == len(expected_remembered)
+    assert all(remembered.holds({"record_id": id_, "last_updated_epoch": EPOCH}) for id_ in expected_remembered)
     assert set(landed) == set(expected_rows)
     for record_id, record in expected_rows.items():
         row = landed[record_id]
