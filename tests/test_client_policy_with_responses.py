@@ -89,7 +89,8 @@ def test_a_503_that_never_ends_backs_off_exponentially_then_says_to_try_later(ap
     [
         ("0", [1.0, 2.0, 4.0, 8.0, 16.0]),  # "now" does not make six attempts a burst
         (formatdate(0, usegmt=True), [1.0, 2.0, 4.0, 8.0, 16.0]),  # a date long past: the same
-        ("7", [7.0, 7.0, 7.0, 8.0, 16.0]),  # the server's delay while it is the longer wait
+        # the server's delay while it is the longer wait; those three retries are paced and use up no attempt
+        ("7", [7.0, 7.0, 7.0, 8.0, 16.0, 30.0, 30.0, 30.0]),
         ("86400", [120.0, 120.0]),  # capped at 120 s, and a third wait would pass the 300 s budget
     ],
 )

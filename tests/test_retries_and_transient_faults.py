@@ -95,7 +95,9 @@ def test_retry_after_in_seconds_is_honoured(make_api, project, no_backoff_sleep)
 
     assert result.ok, result.output
     assert no_backoff_sleep == [7.0]
-    assert "request failed (HTTP 429); retry 1 of 5 in 7.0 s" in result.output
+    assert "page 2: HTTP 429; waiting 7 s as Retry-After asks (paced retry 1; 7 of the 300 s wait budget used)" in (
+        result.output
+    )
 
 
 def test_retry_after_as_an_http_date_is_honoured(make_api, project, no_backoff_sleep):
