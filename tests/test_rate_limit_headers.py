@@ -4,6 +4,7 @@ Each case is one header as a server sends it and the seconds it asks for at a fi
 where nothing can be read, so the wait falls back to the connector's own backoff.
 """
 
+import dataclasses
 from email.utils import formatdate
 
 import pytest
@@ -93,3 +94,11 @@ def test_a_wait_the_server_asks_for_sets_the_wait_only_when_longer_than_the_back
     assert RETRY_POLICY.pace(5, 7.0) == (16.0, False)  # shorter: the backoff, never shortened
     assert RETRY_POLICY.pace(2, 0.0) == (2.0, False)  # "now": the backoff
     assert RETRY_POLICY.pace(2, None) == (2.0, False)  # nothing readable: the backoff
+
+
+def test_a_server_asking_for_no_wait_never_paces_a_retry_so_the_attempts_still_end():
+    """Even under a policy without backoff: a paced retry uses up no attempt, so "now" forever must not be one."""
+    no_backoff = dataclasses.replace(RETRY_POLICY, backoff_base=0.0)
+
+    assert no_backoff.pace(1, 0.0) == (0.0, False)
+    assert no_backoff.pace(1, 0.5) == (0.5, True)
