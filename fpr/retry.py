@@ -65,7 +65,7 @@ class RetryPolicy:
 
         A server's wait is a floor, not a replacement: "Retry-After: 0", a date already past or a
         value that cannot be read (None) waits exactly what the same retry of a 503 waits. Only a
-        wait that is longer than the connector's own backoff sets the wait, up to retry_after_cap.
+        wait at least as long as the connector's own backoff sets the wait, up to retry_after_cap.
         """
         own = self.backoff(retry_number)
         if retry_after is None or retry_after <= 0:
