@@ -78,8 +78,9 @@ COLUMNS = {
 # 200) if the API struggles with large pages.
 DEFAULT_PAGE_SIZE = 200
 
-# How patiently one request is retried: exponential backoff with half of each wait jittered, a server's
-# Retry-After taken as the least wait, and at most wait_budget seconds of waiting per request.
+# How patiently one request is retried: exponential backoff with half of each wait jittered, the wait a server
+# asks for (Retry-After, RateLimit-Reset and the like) taken as the least wait, and at most wait_budget seconds
+# of waiting per request. A retry the server paces uses up none of the attempts: the budget bounds those.
 RETRY_POLICY = RetryPolicy(
     attempts=6,
     html_attempts=2,
@@ -89,8 +90,8 @@ RETRY_POLICY = RetryPolicy(
     retry_after_cap=120.0,
     wait_budget=300.0,
 )
-# The setup form's test should answer within seconds.
-SETUP_TEST_RETRY_POLICY = replace(RETRY_POLICY, attempts=2)
+# The setup form's test should answer within seconds, even from a server that asks it to come back later.
+SETUP_TEST_RETRY_POLICY = replace(RETRY_POLICY, attempts=2, wait_budget=30.0)
 
 # What one request may take, so that no server can hold a sync or fill its memory. A page's
 # memory is multiplied about tenfold on its way to the destination: the body cap keeps a sync

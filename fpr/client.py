@@ -14,7 +14,7 @@ from dataclasses import dataclass  # Limits
 from fpr import safe_log
 from fpr.body import decode_json
 from fpr.errors import CursorRejected, FprError, SyncStopping, Transient
-from fpr.retry import RetryPolicy, retry_after_seconds
+from fpr.retry import RetryPolicy, server_wait
 from fpr.settings import Settings
 from fpr.transport import Reply, Transport
 
@@ -98,20 +98,26 @@ class FprClient:
         params = {"page_size": page_size or self.settings.page_size}
         if cursor:
             params["cursor"] = cursor
-        waited = 0.0
+        waited, counted = 0.0, 0  # seconds waited; attempts that used up one of the policy's attempts
         for attempt in itertools.count(1):  # ended by the policy's attempts or wait budget, below
             try:
                 return self._attempt(params, number)
             except Transient as problem:
                 allowed = self.policy.html_attempts if problem.kind == "html" else self.policy.attempts
-                wait = self.policy.wait(attempt, problem.retry_after)
-                if attempt >= allowed or waited + wait > self.policy.wait_budget:
+                wait, paced = self.policy.pace(attempt, problem.retry_after)
+                # A retry the server paces (its wait is longer than the backoff) does not use up one of
+                # the attempts: a server that says when to come back is heeded within the wait budget.
+                counted += not paced
+                if counted >= allowed or waited + wait > self.policy.wait_budget:
                     raise FprError(f"page {number}: {self._gave_up(problem, attempt)}") from None
                 waited += wait
-                safe_log.warning(
-                    f"page {number}: request failed ({problem.reason}); "
-                    f"retry {attempt} of {allowed - 1} in {wait:.1f} s"
-                )
+                if paced:
+                    safe_log.warning(self._paced_note(number, problem, wait, attempt - counted, waited))
+                else:
+                    safe_log.warning(
+                        f"page {number}: request failed ({problem.reason}); "
+                        f"retry {counted} of {allowed - 1} in {wait:.1f} s"
+                    )
                 pause(wait, self._stop)
             except FprError as error:
                 raise type(error)(f"page {number}: {error}") from None
@@ -130,7 +136,7 @@ class FprClient:
         """The exception an answer other than 200 calls for: transient, or what to fix."""
         status = reply.status
         if status in self.policy.retry_statuses:
-            return Transient(f"HTTP {status}", "status", retry_after_seconds(reply.retry_after))
+            return Transient(f"HTTP {status}", "status", *(server_wait(reply.rate_limit) or ()))
         if status in (401, 403):
             return FprError(f"the API key was rejected (HTTP {status}): check 'api_key'")
         if status == 404:
@@ -151,6 +157,17 @@ class FprClient:
         return FprError(
             f"the API answered HTTP {status} ({f'error code {code}' if code else 'no error code'}); "
             "its message is not shown, as it may quote personal data"
+        )
+
+    def _paced_note(self, number: int, problem: Transient, wait: float, retry: int, waited: float) -> str:
+        """The log line of a retry whose wait the server asked for, naming the header that asked."""
+        header, asked = problem.asked_by, problem.retry_after
+        what = f"{_seconds(wait)} s as {header} asks"
+        if asked > wait:  # cut to the connector's ceiling
+            what = f"{_seconds(wait)} s (retry_after_cap) of the {_seconds(asked)} s {header} asks"
+        return (
+            f"page {number}: {problem.reason}; waiting {what} "
+            f"(paced retry {retry}; {_seconds(waited)} of the {self.policy.wait_budget:g} s wait budget used)"
         )
 
     def _gave_up(self, problem: Transient, attempts: int) -> str:
@@ -175,6 +192,11 @@ class FprClient:
                 "API is up, then rerun"
             )
         return f"the response body {problem.reason} in {tries}"
+
+
+def _seconds(seconds: float) -> str:
+    """Seconds as a log line shows them: "40", "2.5"."""
+    return f"{round(seconds, 1):g}"
 
 
 def server_error_code(body: bytes) -> str:

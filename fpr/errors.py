@@ -24,10 +24,12 @@ class Transient(Exception):
         reason: what happened, in words, for the retry log ("HTTP 503", "connection dropped").
         kind: "status", "connection", "deadline", "body" or "html": how the final message reads.
         retry_after: seconds the server asked to wait, if it did.
+        asked_by: the header that asked for them ("Retry-After", "RateLimit-Reset"), for the retry log.
     """
 
-    def __init__(self, reason: str, kind: str, retry_after: float = None):
+    def __init__(self, reason: str, kind: str, retry_after: float = None, asked_by: str = None):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
         self.retry_after = retry_after
+        self.asked_by = asked_by

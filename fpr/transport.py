@@ -27,6 +27,7 @@ from requests.packages.urllib3.exceptions import HTTPError as Urllib3Error
 from fpr.body import BodyCutShort, declared_length, read_body
 from fpr.deadline import Deadline, DeadlineAdapter, Watchdog
 from fpr.errors import FprError, SyncStopping, Transient
+from fpr.retry import RATE_LIMIT_HEADERS
 from fpr.settings import is_loopback
 
 ERROR_BODY_BYTES = 64 * 1024  # of an error answer: enough for its error code
@@ -38,7 +39,7 @@ _TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})")
 class Reply:
     status: int
     content_type: str
-    retry_after: str
+    rate_limit: dict  # the headers of RATE_LIMIT_HEADERS the answer carries, by those names
     body: bytearray = field(repr=False)  # may hold personal data: kept out of reprs and crash reports
 
 
@@ -110,7 +111,8 @@ class Transport:
         except (requests.RequestException, Urllib3Error, OSError, http.client.HTTPException, BodyCutShort) as error:
             raise failure(error, deadline, self.address) from None
         headers = response.headers
-        return Reply(response.status_code, headers.get("Content-Type") or "", headers.get("Retry-After"), body)
+        rate_limit = {name: headers[name] for name in RATE_LIMIT_HEADERS if name in headers}
+        return Reply(response.status_code, headers.get("Content-Type") or "", rate_limit, body)
 
     def stop(self):
         """Ends the request in flight, from any thread; no request starts after it."""

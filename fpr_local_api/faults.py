@@ -6,12 +6,17 @@ optional ":" argument, and options as ";name=value":
 
     "3=status:503"              request 3 answers 503
     "2=status:429;retry-after=1" request 2 answers 429 with Retry-After: 1
+    "2=status:429;retry-after=40;wait-header=RateLimit-Reset"
+                                request 2 answers 429 with RateLimit-Reset: 40
     "4+=status:401"             request 4 and every later one answer 401
     "5=drop"                    request 5: the connection is closed with no answer
 
 Faults that answer instead of the API (no key check, no page):
-    status:<code>[;retry-after=<s>|;retry-after-date=<s>][;echo-key=1]
-                       an error with a JSON body (echo-key: the body repeats the key sent)
+    status:<code>[;retry-after=<s>|;retry-after-date=<s>|;reset-epoch=<s>][;wait-header=<name>][;echo-key=1]
+                       an error with a JSON body (echo-key: the body repeats the key sent), naming a wait:
+                       <s> as written, an HTTP date or an epoch time <s> seconds ahead, in Retry-After or
+                       in the header wait-header names (one of WAIT_HEADERS; RateLimit gets the IETF
+                       draft's structured form, "default";r=0;t=<s>)
     latency:<s>        wait, then answer normally
     changes:<n>        update <n> existing records (each takes the next change sequence number), then answer
                        normally: from some request on ("2+=changes:300"), data that changes faster than it is read
@@ -148,6 +153,16 @@ UNSENDABLE_CURSORS = {
     "long": "x" * UNSENDABLE_CURSOR_LENGTH,
 }
 
+# The headers a status fault can name its wait in (;wait-header=), as APIs send them.
+WAIT_HEADERS = (
+    "Retry-After",
+    "RateLimit-Reset",
+    "RateLimit",
+    "X-RateLimit-Reset",
+    "X-Rate-Limit-Reset",
+    "X-RateLimit-Reset-After",
+)
+
 # Faults whose argument is checked when the plan is read, so a typo fails at start, not mid-test.
 _ARGUMENTS = {
     "gzip_bomb": hostile.positive_number,
@@ -165,6 +180,11 @@ _ARGUMENTS = {
 }
 # Options checked the same way: fault name -> option -> check.
 _OPTIONS = {
+    "status": {
+        "wait-header": lambda name: hostile.one_of(name, WAIT_HEADERS),
+        "retry-after-date": float,
+        "reset-epoch": float,
+    },
     "slow_body": {"framing": lambda framing: hostile.one_of(framing, hostile.FRAMINGS)},
     "interim": {"count": hostile.positive_integer},
 }
@@ -286,15 +306,25 @@ def _pause(seconds, until=None):
 
 def _status(fault, handler):
     code = int(fault.argument)
-    headers = {}
-    if "retry-after" in fault.options:
-        headers["Retry-After"] = fault.options["retry-after"]
-    if "retry-after-date" in fault.options:
-        headers["Retry-After"] = formatdate(time.time() + float(fault.options["retry-after-date"]), usegmt=True)
+    headers = _wait_header(fault.options)
     body = {"error": f"http_{code}", "message": f"injected HTTP {code}"}
     if "echo-key" in fault.options:  # a careless server that repeats the credentials it was sent
         body["message"] += f" for key {handler.headers.get('x-api-key')}"
     handler.send_json(code, body, headers)
+
+
+def _wait_header(options):
+    """The header naming the wait, as the status fault's options ask: {} when they name none."""
+    if "retry-after-date" in options:
+        value = formatdate(time.time() + float(options["retry-after-date"]), usegmt=True)
+    elif "reset-epoch" in options:
+        value = str(int(time.time() + float(options["reset-epoch"])))
+    elif "retry-after" in options:
+        value = options["retry-after"]  # as written, so that tests can send malformed values
+    else:
+        return {}
+    name = options.get("wait-header", "Retry-After")
+    return {name: f'"default";r=0;t={value}' if name == "RateLimit" else value}
 
 
 def _stall(fault, handler):

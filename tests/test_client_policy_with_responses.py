@@ -89,7 +89,8 @@ def test_a_503_that_never_ends_backs_off_exponentially_then_says_to_try_later(ap
     [
         ("0", [1.0, 2.0, 4.0, 8.0, 16.0]),  # "now" does not make six attempts a burst
         (formatdate(0, usegmt=True), [1.0, 2.0, 4.0, 8.0, 16.0]),  # a date long past: the same
-        ("7", [7.0, 7.0, 7.0, 8.0, 16.0]),  # the server's delay while it is the longer wait
+        # the server's delay while it is the longer wait; those three retries are paced and use up no attempt
+        ("7", [7.0, 7.0, 7.0, 8.0, 16.0, 30.0, 30.0, 30.0]),
         ("86400", [120.0, 120.0]),  # capped at 120 s, and a third wait would pass the 300 s budget
     ],
 )
@@ -130,6 +131,68 @@ def test_a_retry_after_of_zero_past_or_unreadable_never_waits_less_than_a_503(
         assert len(after_429) == len(after_503) == 5
         assert all(ours >= theirs for ours, theirs in zip(after_429, after_503, strict=True)), (seed, after_429)
         assert sum(after_429) >= 15.5  # half of each backoff is fixed: 0.5 + 1 + 2 + 4 + 8 at the least
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("RateLimit-Reset", "0"),
+        ("RateLimit-Reset", "soon"),
+        ("RateLimit", '"default";r=0;t=0'),
+        ("RateLimit", '"default";r=0'),
+        ("X-RateLimit-Reset", str(int(fpr.retry.time()) - 3600)),  # an epoch time past
+        ("X-RateLimit-Reset", "-40"),
+        ("X-Rate-Limit-Reset", "0"),
+        ("X-RateLimit-Reset-After", "0.0"),
+    ],
+)
+def test_a_rate_limit_header_saying_now_past_or_nothing_readable_waits_exactly_what_a_503_waits(
+    api, monkeypatch, no_backoff_sleep, header, value
+):
+    for seed in range(5):
+        monkeypatch.setattr(fpr.retry.random, "uniform", random.Random(seed).uniform)
+        answers(api, *[503] * 6)
+        with pytest.raises(FprError):
+            client().get_page(None, 1)
+        after_503 = list(no_backoff_sleep)
+        no_backoff_sleep.clear()
+
+        monkeypatch.setattr(fpr.retry.random, "uniform", random.Random(seed).uniform)
+        answers(api, *[429] * 6, headers={header: value})
+        with pytest.raises(FprError, match="page 1: still HTTP 429 after 6 attempts; try again later"):
+            client().get_page(None, 1)
+        assert no_backoff_sleep == after_503 and len(after_503) == 5, seed
+        no_backoff_sleep.clear()
+
+
+def test_retries_the_server_paces_use_up_no_attempt_and_end_at_the_wait_budget(api, no_backoff_sleep):
+    """Seven waits of 40 s fit in the 300 s budget, though the policy has only 6 attempts; an eighth does not."""
+    answers(api, *[429] * 7, 200, headers={"ratelimit-reset": "40"})  # header names are read in any case
+
+    assert client().get_page(None, 1) == PAGE
+    assert no_backoff_sleep == [40.0] * 7
+    no_backoff_sleep.clear()
+
+    answers(api, *[429] * 9, headers={"RateLimit-Reset": "40"})
+    with pytest.raises(FprError, match="^page 1: still HTTP 429 after 8 attempts; try again later$"):
+        client().get_page(None, 1)
+    assert no_backoff_sleep == [40.0] * 7
+
+
+def test_a_paced_retry_is_logged_with_its_wait_and_the_header_that_asked(api, monkeypatch, no_backoff_sleep):
+    said = []
+    monkeypatch.setattr(fpr.client.safe_log, "warning", said.append)
+    answers(api, 429, headers={"X-RateLimit-Reset": "86400"})
+    answers(api, 503, headers={"RateLimit": '"default";r=0;t=2'})
+    answers(api, 503, 200)
+
+    assert client().get_page(None, 3) == PAGE
+    assert said == [
+        "page 3: HTTP 429; waiting 120 s (retry_after_cap) of the 86400 s X-RateLimit-Reset asks "
+        "(paced retry 1; 120 of the 300 s wait budget used)",
+        "page 3: HTTP 503; waiting 2 s as RateLimit asks (paced retry 2; 122 of the 300 s wait budget used)",
+        "page 3: request failed (HTTP 503); retry 1 of 5 in 4.0 s",
+    ]
 
 
 def test_a_retry_after_date_in_the_future_is_waited_for(api, no_backoff_sleep):

@@ -3,6 +3,7 @@
 import base64
 import codecs
 import contextlib
+import email.utils
 import hashlib
 import http.client
 import json
@@ -613,8 +614,43 @@ def test_has_more_string_sends_true_and_false_as_text():
 @pytest.mark.parametrize(
     "rule",
     ["1=slow_body:abc", "1=slow_headers:-1", "1=gzip_bomb:0", "1=deep_json:0", "1=big_page:nan", "1=charset:no-such"]
-    + ["1=charset:ascii", "1=error_quoting_pii:200", "1=no_such_fault"],
+    + ["1=charset:ascii", "1=error_quoting_pii:200", "1=no_such_fault"]
+    + ["1=status:429;retry-after=40;wait-header=X-Wait", "1=status:429;reset-epoch=soon"],
 )
 def test_a_fault_with_an_unusable_argument_is_refused_when_the_plan_is_read(rule):
     with pytest.raises(ValueError):
         FaultPlan(rule)
+
+
+@pytest.mark.parametrize(
+    ("options", "header", "expected"),
+    [
+        ("retry-after=40", "Retry-After", "40"),
+        ("retry-after=soon", "Retry-After", "soon"),  # as written: tests send malformed values on purpose
+        ("retry-after=40;wait-header=RateLimit-Reset", "RateLimit-Reset", "40"),
+        ("retry-after=40;wait-header=RateLimit", "RateLimit", '"default";r=0;t=40'),
+        ("retry-after=40;wait-header=X-Rate-Limit-Reset", "X-Rate-Limit-Reset", "40"),
+        ("retry-after=1.5;wait-header=X-RateLimit-Reset-After", "X-RateLimit-Reset-After", "1.5"),
+    ],
+)
+def test_a_status_fault_names_its_wait_in_the_header_it_is_asked_to(make_api, options, header, expected):
+    server = make_api(size=5, faults=f"1=status:429;{options}")
+
+    response = get(server)
+
+    assert response.status_code == 429
+    assert response.headers[header] == expected
+    assert header == "Retry-After" or "Retry-After" not in response.headers
+
+
+def test_a_status_fault_sends_an_epoch_time_or_a_date_that_many_seconds_ahead(make_api):
+    server = make_api(
+        size=5, faults="1=status:503;reset-epoch=40;wait-header=X-RateLimit-Reset,2=status:429;retry-after-date=40"
+    )
+    before = int(time.time())
+
+    epoch = int(get(server).headers["X-RateLimit-Reset"])
+    date = email.utils.parsedate_to_datetime(get(server).headers["Retry-After"]).timestamp()
+
+    assert before + 40 <= epoch <= time.time() + 40
+    assert before + 40 <= date <= time.time() + 40

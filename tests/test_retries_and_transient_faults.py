@@ -65,7 +65,17 @@ def test_a_backoff_whose_jitter_draws_nothing_still_waits_half_its_ceiling(monke
     assert [RETRY_POLICY.wait(retry, 0.0) for retry in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 8.0]
 
 
-@pytest.mark.parametrize("retry_after", ["retry-after=0", "retry-after-date=-3600", "retry-after=soon"])
+@pytest.mark.parametrize(
+    "retry_after",
+    [
+        "retry-after=0",
+        "retry-after-date=-3600",
+        "retry-after=soon",
+        "retry-after=0;wait-header=RateLimit",
+        "reset-epoch=-3600;wait-header=X-RateLimit-Reset",
+        "retry-after=soon;wait-header=X-Rate-Limit-Reset",
+    ],
+)
 def test_a_429_saying_now_or_past_or_nothing_readable_waits_as_long_as_a_503(
     make_api, tmp_path, monkeypatch, no_backoff_sleep, retry_after
 ):
@@ -95,7 +105,49 @@ def test_retry_after_in_seconds_is_honoured(make_api, project, no_backoff_sleep)
 
     assert result.ok, result.output
     assert no_backoff_sleep == [7.0]
-    assert "request failed (HTTP 429); retry 1 of 5 in 7.0 s" in result.output
+    assert "page 2: HTTP 429; waiting 7 s as Retry-After asks (paced retry 1; 7 of the 300 s wait budget used)" in (
+        result.output
+    )
+
+
+def test_a_429_with_ratelimit_reset_40_is_waited_for_and_the_sync_completes(make_api, project, no_backoff_sleep):
+    """Page 2 is answered 429 with RateLimit-Reset: 40 six times, as many as the policy's attempts: each
+    wait is the 40 s asked (recorded, not slept) and the sync completes, as 240 s is within the wait budget."""
+    rate_limited = range(2, 8)
+    server = make_api(
+        size=450, faults=",".join(f"{n}=status:429;retry-after=40;wait-header=RateLimit-Reset" for n in rate_limited)
+    )
+
+    result = project.sync(configuration_for(server))
+
+    assert result.ok, result.output
+    assert server.faults.applied == [(n, "status") for n in rate_limited]
+    assert no_backoff_sleep == [40.0] * 6
+    assert synced_table(project) == served_records(server)
+    assert server.cursors.decode(project.saved_state()["next_cursor"])[0] == 450
+    assert "page 2: HTTP 429; waiting 40 s as RateLimit-Reset asks (paced retry 1; 40 of the 300 s" in result.output
+    assert "page 2: HTTP 429; waiting 40 s as RateLimit-Reset asks (paced retry 6; 240 of the 300 s" in result.output
+
+
+@pytest.mark.parametrize(
+    "wait",
+    [
+        "retry-after=40;wait-header=RateLimit-Reset",
+        "retry-after=40;wait-header=RateLimit",
+        "reset-epoch=40;wait-header=X-RateLimit-Reset",
+        "retry-after=40;wait-header=X-Rate-Limit-Reset",
+        "retry-after=40;wait-header=X-RateLimit-Reset-After",
+    ],
+)
+def test_a_wait_named_in_any_rate_limit_header_is_waited_for(make_api, project, no_backoff_sleep, wait):
+    """An epoch time is whole seconds, so it names a moment up to a second nearer than 40 s."""
+    server = make_api(size=150, faults=f"2=status:429;{wait},3=status:503;{wait}")
+
+    result = project.sync(configuration_for(server))
+
+    assert result.ok, result.output
+    assert len(no_backoff_sleep) == 2 and all(38.0 <= seconds <= 40.0 for seconds in no_backoff_sleep)
+    assert synced_table(project) == served_records(server)
 
 
 def test_retry_after_as_an_http_date_is_honoured(make_api, project, no_backoff_sleep):

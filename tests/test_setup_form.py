@@ -68,3 +68,18 @@ def test_connection_reports_a_bad_configuration_without_calling_the_api():
     result = run_setup_test({"base_url": "", "api_key": API_KEY})
 
     assert "'base_url' is required" in result.failure
+
+
+def test_connection_waits_what_a_rate_limited_api_asks_only_within_30_s(make_api, no_backoff_sleep):
+    """A wait past SETUP_TEST_RETRY_POLICY's 30 s budget fails at once, saying to try later; shorter ones are waited."""
+    asking_40_s = make_api(size=5, faults="1+=status:429;retry-after=40;wait-header=RateLimit-Reset")
+    asking_5_s = make_api(
+        size=5, faults=",".join(f"{n}=status:429;retry-after=5;wait-header=RateLimit-Reset" for n in (1, 2, 3))
+    )
+
+    refused = run_setup_test(configuration_for(asking_40_s))
+    assert refused.failure == "page 1: still HTTP 429 after 1 attempt; try again later"
+    assert no_backoff_sleep == []
+
+    assert run_setup_test(configuration_for(asking_5_s)).success
+    assert no_backoff_sleep == [5.0, 5.0, 5.0]  # three paced retries, though the setup test has two attempts

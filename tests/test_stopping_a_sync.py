@@ -8,7 +8,7 @@ beginning a slow answer; the only timeouts guard against a hang. The points:
 - stalled body: the third page's body comes one byte every 5 s, on a kept-alive connection or on one
   the server closes; signalled once pages 1 and 2 are checkpointed and the API has begun the third;
 - retry wait: the third request answers 503 with Retry-After: 120, waits slept for real; signalled once
-  the sync has logged that it retries in 120 s;
+  the sync has logged that it waits the 120 s asked;
 - writing pages: every request 20 ms late; signalled as soon as the first checkpoint is logged, while
   the next pages are received and written;
 - first page: the first answer's headers come one byte every 5 s; signalled once the API has begun
@@ -96,7 +96,7 @@ STALLED_BODY_CLOSED = Point(
 RETRY_WAIT = Point(
     "retry wait",
     "3=status:503;retry-after=120",
-    ("page 2: ", "page 3: request failed (HTTP 503); retry 1 of 5 in 120.0 s"),  # page 3 is fetched as 2 is written
+    ("page 2: ", "page 3: HTTP 503; waiting 120 s as Retry-After asks"),  # page 3 is fetched as 2 is written
     checkpointed=200,
     env={"FPR_TEST_REAL_WAITS": "1"},
 )

@@ -96,6 +96,7 @@ GROUPS = (
         (
             "tests/test_client_policy_with_responses.py",
             "tests/test_retries_and_transient_faults.py",
+            "tests/test_rate_limit_headers.py",
             "tests/test_errors_that_stop_a_sync.py",
             "tests/test_request_deadline_on_every_framing.py",
         ),
