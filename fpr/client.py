@@ -2,7 +2,9 @@
 
 Every answer other than a page of JSON is either transient (retried with a wait) or ends the sync
 with a message that says what to check. A server's own error text is never shown, only its error
-code: free text may quote a customer's name, which no masking can recognise.
+code: free text may quote a customer's name, which no masking can recognise. An answer that is not
+in the API's form (an HTML page from a firewall or CDN) is described by who sent it and its title,
+and never taken for the API's verdict on the key.
 """
 
 import itertools  # attempts, counted until the policy ends them
@@ -14,6 +16,7 @@ from dataclasses import dataclass  # Limits
 from fpr import safe_log
 from fpr.body import decode_json
 from fpr.errors import CursorRejected, FprError, SyncStopping, Transient
+from fpr.intermediaries import described, is_page, is_the_apis
 from fpr.retry import RetryPolicy, retry_after_seconds
 from fpr.settings import Settings
 from fpr.transport import Reply, Transport
@@ -106,7 +109,7 @@ class FprClient:
                 allowed = self.policy.html_attempts if problem.kind == "html" else self.policy.attempts
                 wait = self.policy.wait(attempt, problem.retry_after)
                 if attempt >= allowed or waited + wait > self.policy.wait_budget:
-                    raise FprError(f"page {number}: {self._gave_up(problem, attempt)}") from None
+                    raise FprError(safe_log.say("page {}: {}", number, self._gave_up(problem, attempt))) from None
                 waited += wait
                 safe_log.warning(
                     f"page {number}: request failed ({problem.reason}); "
@@ -114,7 +117,7 @@ class FprClient:
                 )
                 pause(wait, self._stop)
             except FprError as error:
-                raise type(error)(f"page {number}: {error}") from None
+                raise type(error)(safe_log.say("page {}: {}", number, error)) from None
 
     def _attempt(self, params: dict, number: int):
         """One request: the page's JSON, or the exception its answer calls for."""
@@ -123,7 +126,15 @@ class FprClient:
         limits = self.limits
         reply = self.transport.get(self.url, params, limits.max_body_bytes, limits.request_deadline)
         if reply.status == 200:
-            return decode_json(reply.body, reply.content_type, number, limits.max_json_values)
+            try:
+                return decode_json(reply.body, reply.content_type, number, limits.max_json_values)
+            except Transient as problem:
+                if problem.kind != "html":
+                    raise
+                raise Transient(
+                    safe_log.say("an HTML page {}", described(reply.answered_by, reply.body, reply.content_type)),
+                    "html",
+                ) from None
         raise self._status_error(reply, "cursor" in params)
 
     def _status_error(self, reply: Reply, cursor_sent: bool) -> Exception:
@@ -131,14 +142,26 @@ class FprClient:
         status = reply.status
         if status in self.policy.retry_statuses:
             return Transient(f"HTTP {status}", "status", retry_after_seconds(reply.retry_after))
+        if status in (401, 403) and not is_the_apis(reply.body):
+            return FprError(
+                safe_log.say(
+                    "the answer (HTTP {}) did not come from the FPR API but {}: a firewall, CDN or gateway in front "
+                    "of it refused the request before the API key was checked, so the key may well be right; check "
+                    "base_url, and ask whoever runs the API to let this connection through",
+                    status,
+                    described(reply.answered_by, reply.body, reply.content_type),
+                )
+            )
         if status in (401, 403):
             return FprError(f"the API key was rejected (HTTP {status}): check 'api_key'")
         if status == 404:
             return FprError(f"no FPR API at {self.url} (HTTP 404): check 'base_url'")
         if status == 407:
             return FprError(
-                "the proxy asks for credentials (HTTP 407): put them in the proxy address, "
-                "e.g. HTTP_PROXY=http://user:password@proxy.example.com:3128"
+                safe_log.say(
+                    "the proxy asks for credentials (HTTP 407): put them in the proxy address, "
+                    "e.g. HTTP_PROXY=http://user:password@proxy.example.com:3128"
+                )
             )
         if status in (400, 410) and cursor_sent and b"cursor" in reply.body.lower():
             return CursorRejected(f"the server no longer accepts the saved cursor (HTTP {status})")
@@ -146,6 +169,15 @@ class FprClient:
             return FprError(
                 f"the API answered with a redirect (HTTP {status}), which is not followed so that the key is not "
                 "sent elsewhere: set 'base_url' to the final address"
+            )
+        if is_page(reply.body, reply.content_type):
+            return FprError(
+                safe_log.say(
+                    "the answer (HTTP {}) did not come from the FPR API but {}: check base_url, and that nothing "
+                    "in front of the API blocks this connection",
+                    status,
+                    described(reply.answered_by, reply.body, reply.content_type),
+                )
             )
         code = server_error_code(reply.body)
         return FprError(
@@ -163,16 +195,27 @@ class FprClient:
                 f"could not reach {self.transport.address} ({problem.reason}) after {tries}; check base_url and the "
                 "network, then rerun (the sync resumes at its last checkpoint)"
             )
+        if problem.kind == "proxy":
+            proxy = self.transport.proxy
+            return safe_log.say(
+                "could not reach {} ({}) after {}; check {} and that the proxy is up, then rerun (the sync resumes "
+                "at its last checkpoint)",
+                proxy.named,
+                problem.reason,
+                tries,
+                proxy.variable,
+            )
         if problem.kind == "deadline":
             return (
                 f"no complete answer within {self.limits.request_deadline:g} s (request_deadline in connector.py's "
                 f"LIMITS), {tries}; the API is stalled or far too slow: try again later"
             )
         if problem.kind == "html":
-            return (
-                f"the API answered with an HTML page instead of JSON ({tries}): base_url may point at a website, "
-                "a login page or a proxy, or the API may be down for maintenance; check base_url and that the "
-                "API is up, then rerun"
+            return safe_log.say(
+                "the answer was {}, instead of the API's JSON ({}): base_url may point at a website, a login page "
+                "or a proxy, or the API may be down for maintenance; check base_url and that the API is up, then rerun",
+                problem.reason,
+                tries,
             )
         return f"the response body {problem.reason} in {tries}"
 

@@ -325,7 +325,10 @@ def test_a_proxy_asking_for_credentials_fails_the_sync_at_once_saying_where_to_p
     result = project.sync(configuration(f"https://{UNRESOLVABLE_HOST}:{port}"))
 
     assert_nothing_landed(project, result)
-    assert "the proxy asks for credentials (HTTP 407): put them in the proxy address" in result.output
+    assert (
+        f"the proxy 127.0.0.1:{proxy.port} (HTTPS_PROXY) asks for credentials (HTTP 407): put them in the proxy "
+        "address, e.g. HTTPS_PROXY=http://user:password@proxy.example.com:3128"
+    ) in result.output
     assert proxy.request_lines == [f"CONNECT {UNRESOLVABLE_HOST}:{port} HTTP/1.0"]
     assert no_backoff_sleep == []
     assert tls_api.requests_served == 0
@@ -341,7 +344,8 @@ def test_a_proxy_forbidding_the_tunnel_fails_the_sync_at_once(
     result = project.sync(configuration(f"https://{UNRESOLVABLE_HOST}:{port}"))
 
     assert_nothing_landed(project, result)
-    assert "the proxy refused to open a tunnel to the API (HTTP 403)" in result.output
+    refusal = f"the proxy 127.0.0.1:{proxy.port} (HTTPS_PROXY) refused to open a tunnel to the API (HTTP 403)"
+    assert refusal in result.output
     assert proxy.request_lines == [f"CONNECT {UNRESOLVABLE_HOST}:{port} HTTP/1.0"]
     assert no_backoff_sleep == []
 
