@@ -143,14 +143,11 @@ class FprClient:
         if status in self.policy.retry_statuses:
             return Transient(f"HTTP {status}", "status", retry_after_seconds(reply.retry_after))
         if status in (401, 403) and not is_the_apis(reply.body):
-            return FprError(
-                safe_log.say(
-                    "the answer (HTTP {}) did not come from the FPR API but {}: a firewall, CDN or gateway in front "
-                    "of it refused the request before the API key was checked, so the key may well be right; check "
-                    "base_url, and ask whoever runs the API to let this connection through",
-                    status,
-                    described(reply.answered_by, reply.body, reply.content_type),
-                )
+            return not_the_apis(
+                reply,
+                "a firewall, CDN or gateway in front of it refused the request before the API key was checked, so "
+                "the key may well be right; check base_url, and ask whoever runs the API to let this connection "
+                "through",
             )
         if status in (401, 403):
             return FprError(f"the API key was rejected (HTTP {status}): check 'api_key'")
@@ -171,14 +168,7 @@ class FprClient:
                 "sent elsewhere: set 'base_url' to the final address"
             )
         if is_page(reply.body, reply.content_type):
-            return FprError(
-                safe_log.say(
-                    "the answer (HTTP {}) did not come from the FPR API but {}: check base_url, and that nothing "
-                    "in front of the API blocks this connection",
-                    status,
-                    described(reply.answered_by, reply.body, reply.content_type),
-                )
-            )
+            return not_the_apis(reply, "check base_url, and that nothing in front of the API blocks this connection")
         code = server_error_code(reply.body)
         return FprError(
             f"the API answered HTTP {status} ({f'error code {code}' if code else 'no error code'}); "
@@ -218,6 +208,17 @@ class FprClient:
                 tries,
             )
         return f"the response body {problem.reason} in {tries}"
+
+
+def not_the_apis(reply: Reply, advice: str) -> FprError:
+    """An error answer that did not come from the API, named by who sent it and its page's first words."""
+    return FprError(
+        safe_log.say(
+            "the answer (HTTP {}) did not come from the FPR API but {}: " + advice,
+            reply.status,
+            described(reply.answered_by, reply.body, reply.content_type),
+        )
+    )
 
 
 def server_error_code(body: bytes) -> str:
