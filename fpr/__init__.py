@@ -3,7 +3,10 @@
 settings     the configuration, checked and typed
 client       one page of /fpr_data: retries, and a message for every way a request can fail
 retry        how long to wait before trying again
-transport    HTTP on a requests Session, and what each way a request can fail means
+transport    HTTP on a requests Session, each GET bounded and read within its caps
+causes       what each way a request can fail means, and whether a retry could change it
+proxy        the proxy requests picks from the environment, named without its credentials
+intermediaries  answers that are not the API's: who sent them, and what their page says
 deadline     a request bounded from connect to last byte, and the adapter that makes it possible
 body         a response body read within its size cap, decompressed within it, parsed as JSON
 paging       the cursor chain, one page fetched ahead, the guards against loops, and the sync's bound

@@ -2,7 +2,9 @@
 
 Every answer other than a page of JSON is either transient (retried with a wait) or ends the sync
 with a message that says what to check. A server's own error text is never shown, only its error
-code: free text may quote a customer's name, which no masking can recognise.
+code: free text may quote a customer's name, which no masking can recognise. An answer that is not
+in the API's form (an HTML page from a firewall or CDN) is described by who sent it and its title,
+and never taken for the API's verdict on the key.
 """
 
 import itertools  # attempts, counted until the policy ends them
@@ -14,6 +16,7 @@ from dataclasses import dataclass  # Limits
 from fpr import safe_log
 from fpr.body import decode_json
 from fpr.errors import CursorRejected, FprError, SyncStopping, Transient
+from fpr.intermediaries import described, is_page, is_the_apis
 from fpr.retry import RetryPolicy, server_wait
 from fpr.settings import Settings
 from fpr.transport import Reply, Transport
@@ -109,7 +112,7 @@ class FprClient:
                 # the attempts: a server that says when to come back is heeded within the wait budget.
                 counted += not paced
                 if counted >= allowed or waited + wait > self.policy.wait_budget:
-                    raise FprError(f"page {number}: {self._gave_up(problem, attempt)}") from None
+                    raise FprError(safe_log.say("page {}: {}", number, self._gave_up(problem, attempt))) from None
                 waited += wait
                 if paced:
                     safe_log.warning(self._paced_note(number, problem, wait, attempt - counted, waited))
@@ -120,7 +123,7 @@ class FprClient:
                     )
                 pause(wait, self._stop)
             except FprError as error:
-                raise type(error)(f"page {number}: {error}") from None
+                raise type(error)(safe_log.say("page {}: {}", number, error)) from None
 
     def _attempt(self, params: dict, number: int):
         """One request: the page's JSON, or the exception its answer calls for."""
@@ -129,7 +132,15 @@ class FprClient:
         limits = self.limits
         reply = self.transport.get(self.url, params, limits.max_body_bytes, limits.request_deadline)
         if reply.status == 200:
-            return decode_json(reply.body, reply.content_type, number, limits.max_json_values)
+            try:
+                return decode_json(reply.body, reply.content_type, number, limits.max_json_values)
+            except Transient as problem:
+                if problem.kind != "html":
+                    raise
+                raise Transient(
+                    safe_log.say("an HTML page {}", described(reply.answered_by, reply.body, reply.content_type)),
+                    "html",
+                ) from None
         raise self._status_error(reply, "cursor" in params)
 
     def _status_error(self, reply: Reply, cursor_sent: bool) -> Exception:
@@ -137,14 +148,23 @@ class FprClient:
         status = reply.status
         if status in self.policy.retry_statuses:
             return Transient(f"HTTP {status}", "status", *(server_wait(reply.rate_limit) or ()))
+        if status in (401, 403) and not is_the_apis(reply.body):
+            return not_the_apis(
+                reply,
+                "a firewall, CDN or gateway in front of it refused the request before the API key was checked, so "
+                "the key may well be right; check base_url, and ask whoever runs the API to let this connection "
+                "through",
+            )
         if status in (401, 403):
             return FprError(f"the API key was rejected (HTTP {status}): check 'api_key'")
         if status == 404:
             return FprError(f"no FPR API at {self.url} (HTTP 404): check 'base_url'")
         if status == 407:
             return FprError(
-                "the proxy asks for credentials (HTTP 407): put them in the proxy address, "
-                "e.g. HTTP_PROXY=http://user:password@proxy.example.com:3128"
+                safe_log.say(
+                    "the proxy asks for credentials (HTTP 407): put them in the proxy address, "
+                    "e.g. HTTP_PROXY=http://user:password@proxy.example.com:3128"
+                )
             )
         if status in (400, 410) and cursor_sent and b"cursor" in reply.body.lower():
             return CursorRejected(f"the server no longer accepts the saved cursor (HTTP {status})")
@@ -153,6 +173,8 @@ class FprClient:
                 f"the API answered with a redirect (HTTP {status}), which is not followed so that the key is not "
                 "sent elsewhere: set 'base_url' to the final address"
             )
+        if is_page(reply.body, reply.content_type):
+            return not_the_apis(reply, "check base_url, and that nothing in front of the API blocks this connection")
         code = server_error_code(reply.body)
         return FprError(
             f"the API answered HTTP {status} ({f'error code {code}' if code else 'no error code'}); "
@@ -180,16 +202,27 @@ class FprClient:
                 f"could not reach {self.transport.address} ({problem.reason}) after {tries}; check base_url and the "
                 "network, then rerun (the sync resumes at its last checkpoint)"
             )
+        if problem.kind == "proxy":
+            proxy = self.transport.proxy
+            return safe_log.say(
+                "could not reach {} ({}) after {}; check {} and that the proxy is up, then rerun (the sync resumes "
+                "at its last checkpoint)",
+                proxy.named,
+                problem.reason,
+                tries,
+                proxy.variable,
+            )
         if problem.kind == "deadline":
             return (
                 f"no complete answer within {self.limits.request_deadline:g} s (request_deadline in connector.py's "
                 f"LIMITS), {tries}; the API is stalled or far too slow: try again later"
             )
         if problem.kind == "html":
-            return (
-                f"the API answered with an HTML page instead of JSON ({tries}): base_url may point at a website, "
-                "a login page or a proxy, or the API may be down for maintenance; check base_url and that the "
-                "API is up, then rerun"
+            return safe_log.say(
+                "the answer was {}, instead of the API's JSON ({}): base_url may point at a website, a login page "
+                "or a proxy, or the API may be down for maintenance; check base_url and that the API is up, then rerun",
+                problem.reason,
+                tries,
             )
         return f"the response body {problem.reason} in {tries}"
 
@@ -197,6 +230,17 @@ class FprClient:
 def _seconds(seconds: float) -> str:
     """Seconds as a log line shows them: "40", "2.5"."""
     return f"{round(seconds, 1):g}"
+
+
+def not_the_apis(reply: Reply, advice: str) -> FprError:
+    """An error answer that did not come from the API, named by who sent it and its page's first words."""
+    return FprError(
+        safe_log.say(
+            "the answer (HTTP {}) did not come from the FPR API but {}: " + advice,
+            reply.status,
+            described(reply.answered_by, reply.body, reply.content_type),
+        )
+    )
 
 
 def server_error_code(body: bytes) -> str:

@@ -22,7 +22,7 @@ class Transient(Exception):
 
     Args:
         reason: what happened, in words, for the retry log ("HTTP 503", "connection dropped").
-        kind: "status", "connection", "deadline", "body" or "html": how the final message reads.
+        kind: "status", "connection", "proxy", "deadline", "body" or "html": how the final message reads.
         retry_after: seconds the server asked to wait, if it did.
         asked_by: the header that asked for them ("Retry-After", "RateLimit-Reset"), for the retry log.
     """

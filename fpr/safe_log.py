@@ -6,6 +6,11 @@ id, a charset), the key it was sent included. So each message is masked on its w
 key in every form it travels in (raw, URL-encoded, base64) and every email address.
 
 update() calls protect() with the key before anything else, and every message after that is safe.
+
+The connector's own words are never masked: an example such as user:password@proxy.example.com
+is advice, not an email. A message built with say() masks each value where it is put in and is
+then left whole by redact(); any other text is masked in full on its way out, so a message that
+forgets say() is masked too much, never too little.
 """
 
 import base64  # the key as an Authorization header or a careless server would encode it
@@ -47,8 +52,32 @@ def holds_secret(text: str) -> bool:
     return any(form in text for form in _protected)
 
 
+class Said(str):
+    """A message in the connector's own words whose every value was masked where it was put in."""
+
+    def __str__(self):
+        return self  # str() of it, or of an exception holding it, is still a Said
+
+
+def say(template: str, *values) -> Said:
+    """The connector's own words with `values` put in place of each {}, each masked as redact() masks.
+
+    A value that is itself a Said (or an exception holding one) is put in as it is.
+    """
+    shown = []
+    for value in values:
+        text = str(value)
+        shown.append(text if isinstance(text, Said) else redact(text))
+    return Said(template.format(*shown))
+
+
 def redact(text: str) -> str:
-    """The text with the protected key masked in every form, and every email address as <email>."""
+    """The text with the protected key masked in every form, and every email address as <email>.
+
+    A Said is returned whole: its values were masked when it was built, the rest is the connector's.
+    """
+    if isinstance(text, Said):
+        return text
     for form in _protected:
         text = text.replace(form, MASK)
     return EMAIL.sub("<email>", text)

@@ -6,13 +6,10 @@ https:// proxy, NO_PROXY with host:port and CIDR entries) read as requests reads
 are never followed, so the key never goes to another host; a loopback API is never proxied, as a
 proxy's loopback is not ours. Bodies are streamed and read as they came over the wire, so that
 body.py decompresses them within their cap. The deadline of each request, which requests has no
-setting for, is deadline.py's.
+setting for, is deadline.py's; what a failure means, and whether it is retried, is causes.py's.
 """
 
-import http.client  # to tell a malformed or cut answer
-import re  # a proxy's refusal status
-import socket  # to tell a host name not found
-import ssl  # to tell an untrusted certificate
+import http.client  # a malformed or cut answer
 import threading  # stopping from another thread
 from dataclasses import dataclass, field  # Reply
 from urllib.parse import urlsplit  # the API's host
@@ -25,14 +22,16 @@ import requests  # the Session: pooling, TLS, proxies
 from requests.packages.urllib3.exceptions import HTTPError as Urllib3Error
 
 from fpr.body import BodyCutShort, declared_length, read_body
+from fpr.causes import classify, framing_problem
 from fpr.deadline import Deadline, DeadlineAdapter, Watchdog
-from fpr.errors import FprError, SyncStopping, Transient
+from fpr.errors import SyncStopping, Transient
+from fpr.intermediaries import answered_by
+from fpr.proxy import proxy_for
 from fpr.retry import RATE_LIMIT_HEADERS
 from fpr.settings import is_loopback
 
 ERROR_BODY_BYTES = 64 * 1024  # of an error answer: enough for its error code
 _DIRECT = {"http": None, "https": None, "all": None}  # no proxy, whatever the environment says
-_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})")
 
 
 @dataclass
@@ -41,6 +40,7 @@ class Reply:
     content_type: str
     rate_limit: dict  # the headers of RATE_LIMIT_HEADERS the answer carries, by those names
     body: bytearray = field(repr=False)  # may hold personal data: kept out of reprs and crash reports
+    answered_by: str = ""  # who sent it, when its headers name a CDN, firewall, proxy or server
 
 
 class Transport:
@@ -63,6 +63,7 @@ class Transport:
         self.session.mount("https://", adapter)
         self.timeouts = (connect_timeout, read_timeout)
         self.proxies = dict(_DIRECT) if is_loopback(self.host) else None
+        self.proxy = None if self.proxies else proxy_for(base_url, self.session)  # the one messages name
         self.request_sent = threading.Event()  # set each time a request has left
         self.watchdog = Watchdog()
         self._lock = threading.Lock()
@@ -75,7 +76,8 @@ class Transport:
         Raises:
             Transient: what a retry may fix (connection, deadline, a body cut short).
             SyncStopping: stop() was called.
-            FprError: what no retry can fix (an untrusted certificate, a proxy's refusal, oversized headers or body).
+            FprError: what no retry can fix (a certificate, a protocol, a proxy's refusal, a malformed length,
+                oversized headers or body).
         """
         deadline = Deadline(deadline_seconds, self.watchdog, on_sent=self.request_sent.set)
         with self._lock:
@@ -100,6 +102,9 @@ class Transport:
                 url, params=params, stream=True, allow_redirects=False, timeout=self.timeouts, proxies=self.proxies
             )
             with response:  # closing returns the connection to the pool once the body was read to its end
+                malformed = framing_problem(self.address, response.headers)
+                if malformed is not None:  # checked before reading: such a body may never seem to end
+                    raise malformed
                 limit, truncate = (max_body_bytes, False) if response.status_code == 200 else (ERROR_BODY_BYTES, True)
                 body = read_body(
                     lambda size: response.raw.read(size, decode_content=False),
@@ -109,10 +114,16 @@ class Transport:
                     truncate,
                 )
         except (requests.RequestException, Urllib3Error, OSError, http.client.HTTPException, BodyCutShort) as error:
-            raise failure(error, deadline, self.address) from None
+            raise failure(error, deadline, self.address, self.proxy) from None
         headers = response.headers
         rate_limit = {name: headers[name] for name in RATE_LIMIT_HEADERS if name in headers}
-        return Reply(response.status_code, headers.get("Content-Type") or "", rate_limit, body)
+        return Reply(
+            response.status_code,
+            headers.get("Content-Type") or "",
+            rate_limit,
+            body,
+            answered_by(headers),
+        )
 
     def stop(self):
         """Ends the request in flight, from any thread; no request starts after it."""
@@ -127,72 +138,11 @@ class Transport:
         self.watchdog.close()
 
 
-def failure(error: BaseException, deadline: Deadline, address: str) -> Exception:
+def failure(error: BaseException, deadline: Deadline, address: str, proxy=None) -> Exception:
     """The exception a failed exchange calls for; its message is the connector's own words, never the
     exception's text, which may hold URLs."""
     if deadline.stopped:
         return SyncStopping("the sync is stopping")
     if deadline.expired:
         return Transient(f"no complete answer within {deadline.seconds:g} s", "deadline")
-    causes = _causes(error)
-    if _first(causes, ssl.SSLCertVerificationError):
-        return FprError(
-            f"the TLS certificate of {address} is not trusted: check base_url, or point REQUESTS_CA_BUNDLE at "
-            "your certificate authorities if the API uses a private one"
-        )
-    refusal = next((match for cause in causes if (match := _TUNNEL_REFUSED.search(str(cause)))), None)
-    if refusal:
-        return _proxy_refusal(int(refusal.group(1)))
-    for kinds, reason, kind in _PROBLEMS:
-        if _first(causes, kinds):
-            return Transient(reason, kind)
-    if isinstance(error, requests.exceptions.ProxyError):
-        return Transient("could not reach the proxy", "connection")
-    problem = _first(causes, http.client.HTTPException)
-    if problem is not None:
-        return Transient(f"malformed HTTP answer ({type(problem).__name__})", "connection")
-    return Transient(type(error).__name__, "connection")
-
-
-# The first that matches names the problem; the more specific come first.
-_PROBLEMS = (
-    (requests.exceptions.ConnectTimeout, "connect timed out", "connection"),
-    (socket.gaierror, "host name not found", "connection"),
-    (ConnectionRefusedError, "connection refused", "connection"),
-    (TimeoutError, "timed out", "connection"),
-    (http.client.RemoteDisconnected, "connection dropped", "connection"),
-    (ConnectionResetError, "connection reset", "connection"),
-    (BrokenPipeError, "connection dropped", "connection"),
-    ((http.client.IncompleteRead, BodyCutShort), "was cut short", "body"),
-    (ssl.SSLError, "TLS handshake failed", "connection"),
-)
-
-
-def _proxy_refusal(status: int) -> Exception:
-    if status == 407:
-        return FprError(
-            "the proxy asks for credentials (HTTP 407): put them in the proxy address, "
-            "e.g. HTTPS_PROXY=http://user:password@proxy.example.com:3128"
-        )
-    if status >= 500:
-        return Transient(f"the proxy could not open a tunnel (HTTP {status})", "connection")
-    return FprError(
-        f"the proxy refused to open a tunnel to the API (HTTP {status}): check that it allows base_url's host, "
-        "or add the host to NO_PROXY"
-    )
-
-
-def _causes(error: BaseException) -> list:
-    """The exception and every exception it wraps (as cause, context, reason or argument), outermost first."""
-    found, queue = [], [error]
-    while queue and len(found) < 20:
-        current = queue.pop(0)
-        if not isinstance(current, BaseException) or any(current is seen for seen in found):
-            continue
-        found.append(current)
-        queue += [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
-    return found
-
-
-def _first(causes: list, kinds):
-    return next((cause for cause in causes if isinstance(cause, kinds)), None)
+    return classify(error, address, proxy)

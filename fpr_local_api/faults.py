@@ -25,6 +25,8 @@ Faults that answer instead of the API (no key check, no page):
     truncate           promise more bytes than are sent, then close
     html               200 text/html: a maintenance page
     html_login         200 text/html: a login form, as a proxy or single sign-on page answers
+    waf_block          403 text/html from a web application firewall: Cloudflare's "Attention Required!"
+                       page, with its Server: cloudflare and cf-ray headers; the key is never looked at
     redirect:<url>     302 to another address
     cursor_expired     410 whose body says the cursor expired
     gzip_bomb:<MiB>    200 application/json, Content-Encoding: gzip; about 1 KB on the wire per MiB
@@ -68,6 +70,9 @@ Faults that send the normal page in a hostile way (the key is checked first):
     interim:<status>[;count=<n>]
                        <n> (1) interim answers of <status> (103 Early Hints by default) before the page
     many_headers:<n>   the page with <n> extra Set-Cookie header lines, as a proxy or firewall may add them
+    two_lengths:<form> the page with its length declared twice, the connection kept open: repeated (two
+                       equal Content-Length lines), listed (one "Content-Length: N, N" line) or conflicting
+                       (two lines that differ)
     endless            200 application/json, Transfer-Encoding: chunked: {"fpr_records": [ then the
                        page's records (the first record of the dataset if the page has none),
                        repeated until the client disconnects; memory stays at one page
@@ -116,6 +121,7 @@ ANSWERING = {
     "truncate",
     "html",
     "html_login",
+    "waf_block",
     "redirect",
     "cursor_expired",
     "gzip_bomb",
@@ -145,6 +151,7 @@ SENDING = {
     "error_quoting_pii",
     "interim",
     "many_headers",
+    "two_lengths",
 }
 
 UNSENDABLE_CURSOR_LENGTH = 10_000
@@ -174,6 +181,7 @@ _ARGUMENTS = {
     "error_quoting_pii": hostile.http_status,
     "interim": hostile.interim_status,
     "many_headers": hostile.positive_integer,
+    "two_lengths": lambda form: hostile.one_of(form, hostile.LENGTH_FORMS),
     "key_in_cursor": lambda form: hostile.one_of(form or "raw", ("raw", "base64", "url")),
     "unsendable_cursor": lambda kind: hostile.one_of(kind or "surrogate", tuple(UNSENDABLE_CURSORS)),
     "changes": hostile.positive_integer,
@@ -359,6 +367,12 @@ def _html_login(fault, handler):
     handler.send_raw(200, hostile.LOGIN_PAGE, "text/html; charset=utf-8")
 
 
+def _waf_block(fault, handler):
+    handler.send_raw(
+        403, hostile.WAF_PAGE, "text/html; charset=UTF-8", {"Server": "cloudflare", "CF-RAY": "8f3a2b1c4d5e6f70-AMS"}
+    )
+
+
 def _redirect(fault, handler):
     target = fault.argument or "http://127.0.0.2:9/fpr_data"
     handler.send_raw(302, b"", "text/plain", {"Location": target})
@@ -390,6 +404,7 @@ _ANSWERS = {
     "truncate": _truncate,
     "html": _html,
     "html_login": _html_login,
+    "waf_block": _waf_block,
     "redirect": _redirect,
     "cursor_expired": _cursor_expired,
     "gzip_bomb": _gzip_bomb,

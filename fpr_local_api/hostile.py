@@ -270,6 +270,32 @@ def send_many_headers(count, page, handler, pause, options=None):
     return _finish(handler, outcome, sent)
 
 
+LENGTH_FORMS = ("repeated", "listed", "conflicting")
+
+
+def send_with_two_lengths(form, page, handler, pause, options=None):
+    """The page with its length declared twice: `repeated` (two equal Content-Length lines), `listed` (one line
+    "N, N") or `conflicting` (two lines, the second 7 bytes longer). The connection stays open, as it would
+    behind a broken proxy, so a reader that trusts neither length waits for more."""
+    payload = json.dumps(page).encode()
+    length = len(payload)
+    lines = {
+        "repeated": [f"Content-Length: {length}", f"Content-Length: {length}"],
+        "listed": [f"Content-Length: {length}, {length}"],
+        "conflicting": [f"Content-Length: {length}", f"Content-Length: {length + 7}"],
+    }[form]
+    head = _head(handler, 200, {"Content-Type": "application/json"}).rstrip(b"\r\n") + b"\r\n"
+    outcome, sent = _write_all(handler, [head + "".join(line + "\r\n" for line in lines).encode() + b"\r\n", payload])
+    return _finish(handler, outcome, sent)
+
+
+WAF_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Attention Required! | Cloudflare</title></head><body>\n"
+    b"<h1>Sorry, you have been blocked</h1>\n<p>This website is using a security service to protect itself "
+    b"from online attacks.</p>\n<p>Cloudflare Ray ID: 8f3a2b1c4d5e6f70</p>\n</body></html>\n"
+)
+
+
 def send_endless(_, page, handler, pause, options=None):
     """Streams the page's records, over and over, as one chunked body that never closes its list."""
     records = page.get("fpr_records") or [handler.api.dataset.record(0)]
@@ -334,6 +360,7 @@ SENDERS = {
     "big_page": send_big_page,
     "charset": send_in_charset,
     "error_quoting_pii": send_error_quoting_pii,
+    "two_lengths": send_with_two_lengths,
 }
 
 

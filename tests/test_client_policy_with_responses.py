@@ -274,9 +274,9 @@ def test_an_html_page_gets_two_attempts_and_says_what_to_check(api, no_backoff_s
         client().get_page(None, 1)
 
     assert str(failure.value) == (
-        "page 1: the API answered with an HTML page instead of JSON (2 attempts): base_url may point at a website, "
-        "a login page or a proxy, or the API may be down for maintenance; check base_url and that the API is up, "
-        "then rerun"
+        'page 1: the answer was an HTML page from a sender its headers do not name, reading "Sign in", instead of '
+        "the API's JSON (2 attempts): base_url may point at a website, a login page or a proxy, or the API may be "
+        "down for maintenance; check base_url and that the API is up, then rerun"
     )
     assert len(api.calls) == 2 and no_backoff_sleep == [1.0]
 
@@ -308,13 +308,20 @@ def test_a_network_fault_is_retried_and_named_in_the_connectors_own_words(api, n
     assert len(api.calls) == 6
 
 
+def verification_failure(code, detail):
+    """A certificate check that failed as OpenSSL reports it: with its X509_V_ERR code and text."""
+    failure = ssl.SSLCertVerificationError(1, f"certificate verify failed: {detail}")
+    failure.verify_code, failure.verify_message = code, detail
+    return failure
+
+
 @pytest.mark.parametrize(
     ("exception", "message"),
     [
         (
-            requests.exceptions.SSLError(ssl.SSLCertVerificationError(1, "certificate verify failed")),
+            requests.exceptions.SSLError(verification_failure(20, "unable to get local issuer certificate")),
             "page 1: the TLS certificate of fpr.example.test is not trusted: check base_url, or point "
-            "REQUESTS_CA_BUNDLE at your certificate authorities if the API uses a private one",
+            "REQUESTS_CA_BUNDLE at your certificate authorities if it uses a private one",
         ),
         (
             requests.exceptions.ProxyError(OSError("Tunnel connection failed: 407 Proxy Authentication Required")),
@@ -324,7 +331,7 @@ def test_a_network_fault_is_retried_and_named_in_the_connectors_own_words(api, n
         (
             requests.exceptions.ProxyError(OSError("Tunnel connection failed: 403 Forbidden")),
             "page 1: the proxy refused to open a tunnel to the API (HTTP 403): check that it allows base_url's "
-            "host, or add the host to NO_PROXY",
+            "host, or add the host to NO_PROXY if it can be reached without the proxy",
         ),
     ],
 )

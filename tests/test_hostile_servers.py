@@ -159,7 +159,8 @@ def test_an_html_login_page_gets_two_attempts_and_says_what_to_check(make_api, p
     result = sync_within(project, configuration_for(server))
 
     assert not result.ok
-    assert "page 2: the API answered with an HTML page instead of JSON (2 attempts)" in result.output
+    assert "page 2: the answer was an HTML page from a server calling itself FprLocalApi/1.0" in result.output
+    assert 'reading "Sign in", instead of the API\'s JSON (2 attempts)' in result.output
     assert "check base_url" in result.output
     assert len(no_backoff_sleep) == 1
     assert row_count(project) == 100

@@ -99,3 +99,30 @@ def test_a_key_of_four_characters_is_masked():
 
 def test_an_unprintable_ascii_name_is_shown_escaped():
     assert safe_log.printable("tab\there\x07") == "tab\\there\\x07"
+
+
+def test_the_connectors_own_words_are_never_masked_only_the_values_put_into_them():
+    message = safe_log.say(
+        "{} asks for credentials: e.g. HTTPS_PROXY=http://user:password@proxy.example.com:3128 (sent {})",
+        "proxy for jane.roe@bank.example",
+        KEY,
+    )
+
+    assert safe_log.redact(message) == (
+        "proxy for <email> asks for credentials: e.g. HTTPS_PROXY=http://user:password@proxy.example.com:3128 "
+        "(sent ***)"
+    )
+
+
+def test_a_message_stays_whole_through_an_exception_and_the_messages_built_around_it():
+    inner = RuntimeError(safe_log.say("see user:password@proxy.example.com for {}", "jane.roe@bank.example"))
+
+    outer = safe_log.say("page {}: {}", 3, inner)
+
+    assert safe_log.redact(str(RuntimeError(outer))) == "page 3: see user:password@proxy.example.com for <email>"
+
+
+def test_text_not_built_with_say_is_masked_in_full_as_before():
+    assert (
+        safe_log.redact(f"page 3: see user:password@proxy.example.com for {KEY}") == "page 3: see user:<email> for ***"
+    )

@@ -325,7 +325,10 @@ def test_a_proxy_asking_for_credentials_fails_the_sync_at_once_saying_where_to_p
     result = project.sync(configuration(f"https://{UNRESOLVABLE_HOST}:{port}"))
 
     assert_nothing_landed(project, result)
-    assert "the proxy asks for credentials (HTTP 407): put them in the proxy address" in result.output
+    assert (
+        f"the proxy 127.0.0.1:{proxy.port} (HTTPS_PROXY) asks for credentials (HTTP 407): put them in the proxy "
+        "address, e.g. HTTPS_PROXY=http://user:password@proxy.example.com:3128"
+    ) in result.output
     assert proxy.request_lines == [f"CONNECT {UNRESOLVABLE_HOST}:{port} HTTP/1.0"]
     assert no_backoff_sleep == []
     assert tls_api.requests_served == 0
@@ -341,7 +344,8 @@ def test_a_proxy_forbidding_the_tunnel_fails_the_sync_at_once(
     result = project.sync(configuration(f"https://{UNRESOLVABLE_HOST}:{port}"))
 
     assert_nothing_landed(project, result)
-    assert "the proxy refused to open a tunnel to the API (HTTP 403)" in result.output
+    refusal = f"the proxy 127.0.0.1:{proxy.port} (HTTPS_PROXY) refused to open a tunnel to the API (HTTP 403)"
+    assert refusal in result.output
     assert proxy.request_lines == [f"CONNECT {UNRESOLVABLE_HOST}:{port} HTTP/1.0"]
     assert no_backoff_sleep == []
 
@@ -359,6 +363,71 @@ def test_a_proxy_failing_to_open_a_tunnel_once_is_retried_and_the_sync_completes
     assert len(proxy.request_lines) >= 2  # the refused CONNECT, then the one that tunnelled
     assert set(proxy.request_lines) == {f"CONNECT {UNRESOLVABLE_HOST}:{port} HTTP/1.0"}
     assert len(no_backoff_sleep) == 1
+
+
+def test_a_proxy_rejecting_the_credentials_it_was_sent_says_to_check_them_not_to_bypass_it(
+    tls_api, start_proxy, project, monkeypatch, no_backoff_sleep
+):
+    port = api_port(tls_api)
+    proxy = start_proxy(port, refuse=lambda earlier: 407)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://user:wr0ng-pass@127.0.0.1:{proxy.port}")
+
+    result = project.sync(configuration(f"https://{UNRESOLVABLE_HOST}:{port}"))
+
+    assert_nothing_landed(project, result)
+    assert (
+        f"page 1: the proxy 127.0.0.1:{proxy.port} (HTTPS_PROXY) rejected the user and password it was sent "
+        "(HTTP 407): check the proxy user and password in HTTPS_PROXY"
+    ) in result.output
+    assert "NO_PROXY" not in result.output and "wr0ng-pass" not in result.output
+    assert proxy.request_lines == [f"CONNECT {UNRESOLVABLE_HOST}:{port} HTTP/1.0"]
+    assert no_backoff_sleep == []
+
+
+def test_a_proxy_that_is_down_is_retried_then_named_not_the_api(tls_api, project, monkeypatch, no_backoff_sleep):
+    closed = socket.create_server(("127.0.0.1", 0))
+    down_port = closed.getsockname()[1]
+    closed.close()  # nothing listens there any more: connections are refused
+    monkeypatch.setenv("HTTPS_PROXY", f"http://user:s3cret-pass@127.0.0.1:{down_port}")
+    port = api_port(tls_api)
+
+    result = project.sync(configuration(f"https://{UNRESOLVABLE_HOST}:{port}"))
+
+    assert_nothing_landed(project, result)
+    assert (
+        f"page 1: could not reach the proxy 127.0.0.1:{down_port} (HTTPS_PROXY) (connection refused) after 6 "
+        "attempts; check HTTPS_PROXY and that the proxy is up"
+    ) in result.output
+    assert f"could not reach {UNRESOLVABLE_HOST}" not in result.output and "s3cret-pass" not in result.output
+    assert len(no_backoff_sleep) == 5  # the network's fault: a proxy restarting comes back
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        (
+            "ftp://user:s3cret-pass@127.0.0.1:2121",
+            "the proxy 127.0.0.1:2121 (HTTPS_PROXY) has a scheme the connector "
+            "cannot use (ftp): write it as http://host:port or https://host:port",
+        ),
+        (
+            "http://user:s3cret-pass@127.0.0.1:not-a-port",
+            "the proxy address in HTTPS_PROXY cannot be read: write it as http://host:port",
+        ),
+    ],
+    ids=["unsupported scheme", "malformed address"],
+)
+def test_a_proxy_address_that_cannot_be_used_is_named_by_its_variable_and_not_retried(
+    tls_api, project, monkeypatch, no_backoff_sleep, address, message
+):
+    monkeypatch.setenv("HTTPS_PROXY", address)
+
+    result = project.sync(configuration(f"https://{UNRESOLVABLE_HOST}:{api_port(tls_api)}"))
+
+    assert_nothing_landed(project, result)
+    assert f"page 1: {message}" in result.output
+    assert "s3cret-pass" not in result.output
+    assert no_backoff_sleep == [] and tls_api.requests_served == 0
 
 
 # Credentials in the proxy address

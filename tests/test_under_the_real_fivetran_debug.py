@@ -12,15 +12,31 @@ import subprocess
 import time
 
 import duckdb
+from certificates import Authority, HandshakeServer, server_context
 from conftest import API_KEY, BIN, copy_connector, fivetran_environment
 
 from fpr_local_api import Dataset, LocalFprApi
 from fpr_local_api.faults import FaultPlan
 
 
-def fivetran_debug(project, configuration, home, shims):
+def fivetran_debug(project, configuration, home, shims, env=None):
     command = [str(BIN / "fivetran"), "debug", str(project), "--configuration", str(configuration)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=fivetran_environment(home, shims))
+    environment = {**fivetran_environment(home, shims), **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+
+
+def project_with_configuration(tmp_path, base_url):
+    project = tmp_path / "project"
+    project.mkdir()
+    copy_connector(project)
+    configuration = tmp_path / "configuration.json"
+    configuration.write_text(json.dumps({"base_url": base_url, "api_key": API_KEY, "page_size": "100"}))
+    return project, configuration
+
+
+def saved_state(project):
+    state_file = project / "files" / "state.json"
+    return json.loads(state_file.read_text()) if state_file.exists() else {}
 
 
 def test_a_poisoned_page_neither_fails_the_sync_nor_blocks_the_next(tmp_path, offline_home, local_pipreqs):
@@ -80,3 +96,58 @@ def test_a_429_with_ratelimit_reset_2_waits_2_s_for_real_and_the_sync_completes(
     assert server.cursors.decode(state["next_cursor"])[0] == 250
     with duckdb.connect(str(project / "files" / "warehouse.db"), read_only=True) as db:
         assert db.execute("SELECT count(*) FROM tester.fpr_records").fetchone()[0] == 250
+
+
+def test_a_firewalls_page_is_named_as_such_and_the_next_run_completes(tmp_path, offline_home, local_pipreqs):
+    with LocalFprApi(Dataset(size=250, seed=12), api_key=API_KEY, faults=FaultPlan("2=waf_block")) as server:
+        project, configuration = project_with_configuration(tmp_path, server.base_url)
+        first = fivetran_debug(project, configuration, offline_home, local_pipreqs)
+        state_after_first = saved_state(project)
+        server.faults = None
+        second = fivetran_debug(project, configuration, offline_home, local_pipreqs)
+
+    assert first.returncode != 0
+    assert (
+        'page 2: the answer (HTTP 403) did not come from the FPR API but from Cloudflare, reading "Attention '
+        'Required! | Cloudflare"'
+    ) in first.stdout + first.stderr
+    assert "key was rejected" not in first.stdout + first.stderr
+    assert server.cursors.decode(state_after_first["next_cursor"])[0] == 100
+    assert second.returncode == 0, second.stdout + second.stderr
+    with duckdb.connect(str(project / "files" / "warehouse.db"), read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM tester.fpr_records").fetchone()[0] == 250
+
+
+def test_an_expired_certificate_is_named_as_expired_at_once(tmp_path, offline_home, local_pipreqs):
+    authority = Authority()
+    pem = authority.issue(tmp_path, valid_days=(-10, -1))
+    trusted = {"REQUESTS_CA_BUNDLE": str(authority.write(tmp_path))}
+    with HandshakeServer(server_context(pem)) as server:
+        project, configuration = project_with_configuration(tmp_path, f"https://localhost:{server.port}")
+        run = fivetran_debug(project, configuration, offline_home, local_pipreqs, env=trusted)
+
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"page 1: the TLS certificate of localhost:{server.port} has expired: its operator must renew it" in output
+    assert "not trusted" not in output and "retry" not in output
+    assert server.connections == 1
+    assert saved_state(project) == {}
+
+
+def test_a_length_declared_twice_fails_at_once_not_after_a_read_timeout(tmp_path, offline_home, local_pipreqs):
+    with LocalFprApi(Dataset(size=250, seed=12), api_key=API_KEY, faults=FaultPlan("2=two_lengths:listed")) as server:
+        project, configuration = project_with_configuration(tmp_path, server.base_url)
+        started = time.monotonic()
+        run = fivetran_debug(project, configuration, offline_home, local_pipreqs)
+        seconds = time.monotonic() - started
+
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert (
+        f"page 2: {server.base_url.split('//')[1]} answered with a malformed Content-Length header (the same length "
+        "twice"
+    ) in output
+    assert "retry" not in output and "timed out" not in output
+    assert seconds < 50  # the read timeout alone is 60 s; the command itself starts in a few
+    assert server.requests_served == 2
+    assert server.cursors.decode(saved_state(project)["next_cursor"])[0] == 100
