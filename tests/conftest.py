@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -395,6 +396,15 @@ def copy_connector(project):
     (project / "requirements.txt").write_text("# none\n")
 
 
+def hearing_ctrl_c():
+    """Run in a child before it starts: Ctrl-C ends it as at a terminal, even when the suite runs in the background.
+
+    A shell starts background jobs with SIGINT ignored and children inherit that; Python then installs no
+    KeyboardInterrupt handler, and a test sending Ctrl-C would see the sync run on.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_connector_process(project, configuration_path, home, env=None):
     """Starts tests/connector_process.py on the project; its output is unbuffered, on stdout."""
     return subprocess.Popen(
@@ -403,6 +413,7 @@ def start_connector_process(project, configuration_path, home, env=None):
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})},
+        preexec_fn=hearing_ctrl_c,
     )
 
 

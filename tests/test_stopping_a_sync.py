@@ -49,6 +49,7 @@ from conftest import (
     checkpoints,
     copy_connector,
     fivetran_environment,
+    hearing_ctrl_c,
     process_project,
     start_connector_process,
     upserts_reported,
@@ -363,7 +364,13 @@ def test_ctrl_c_stops_the_real_fivetran_debug_while_a_page_stalls_and_the_next_f
 
     # A session of its own: Ctrl-C goes to the command's process group, as a terminal sends it.
     popen = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment, start_new_session=True
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        start_new_session=True,
+        preexec_fn=hearing_ctrl_c,
     )
     first = SyncProcess(popen)
     first.wait_for_line("page 2: ")
