@@ -12,6 +12,7 @@ grant an owner might make to "fix" masking); CURRENT_USER names the viewer only 
 holds READ SESSION, and fails otherwise. It answers AI_COMPLETE itself and records every statement.
 """
 
+import dataclasses
 import io
 import re
 import sys
@@ -22,7 +23,9 @@ import duckdb
 import pandas as pd
 import pytest
 import sqlglot
+from conftest import APP_DIR
 from sqlglot import exp
+from streamlit.testing.v1 import AppTest
 from test_finmatch_app import (
     LIVE,
     TABS,
@@ -339,49 +342,62 @@ def every_interaction(at):
     return at
 
 
-def statements(session):
-    """Every distinct statement the app sent, parsed as Snowflake SQL."""
-    return {query: sqlglot.parse_one(query, read="snowflake") for query in dict.fromkeys(session.queries)}
+@dataclasses.dataclass
+class Driven:
+    """What driving every tab once in the stand-in Snowflake left: the statements sent, parsed, and the tabs."""
+
+    queries: list
+    parsed: dict  # each distinct statement, parsed as Snowflake SQL
+    tabs: list
+    failed: bool  # an exception or an error shown
 
 
-def test_every_statement_of_every_tab_parses_as_snowflake_sql(in_snowflake, snowflake_session):
-    at = every_interaction(in_snowflake)
-
-    assert not at.exception and not at.error
+@pytest.fixture(scope="module")
+def every_tab_driven(finmatch_warehouse, tmp_path_factory):
+    """Every tab driven once (five seconds), its statements read by each test below; nothing outlives the drive."""
+    folder = tmp_path_factory.mktemp("every-tab")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        session = installed(StandInSession(finmatch_warehouse), monkeypatch)
+        monkeypatch.setenv("FINMATCH_WAREHOUSE", str(folder / "not-used.db"))
+        monkeypatch.setenv("FINMATCH_APP_DB", str(folder / "not-used-either.db"))
+        monkeypatch.delenv("FINMATCH_SHOW_CUSTOMER_DATA", raising=False)
+        at = every_interaction(AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60))
     parsed = {}
-    for query in dict.fromkeys(snowflake_session.queries):
+    for query in dict.fromkeys(session.queries):
         try:
             parsed[query] = sqlglot.parse_one(query, read="snowflake")
         except sqlglot.errors.ParseError as error:  # pragma: no cover - the failure message is the point
             pytest.fail(f"not Snowflake SQL: {error}\n{query}")
-    assert {question_of(query) for query in parsed} == set(QUESTIONS)  # every question the app asks, each parsed
-    assert [tab.label for tab in at.tabs] == TABS
+    return Driven(list(session.queries), parsed, [tab.label for tab in at.tabs], bool(at.exception or at.error))
 
 
-def test_every_function_called_is_one_snowflake_has(in_snowflake, snowflake_session):
+def test_every_statement_of_every_tab_parses_as_snowflake_sql(every_tab_driven):
+    assert not every_tab_driven.failed
+    # every question the app asks, each parsed (a statement that does not parse failed the drive)
+    assert {question_of(query) for query in every_tab_driven.parsed} == set(QUESTIONS)
+    assert every_tab_driven.tabs == TABS
+
+
+def test_every_function_called_is_one_snowflake_has(every_tab_driven):
     """sqlglot parses an unknown function as an anonymous one without complaint: a DuckDB-only function sent
     to Snowflake would parse. Only AI_COMPLETE, which sqlglot does not model, may be anonymous."""
-    every_interaction(in_snowflake)
-
     anonymous = {
         node.name.upper()
-        for statement in statements(snowflake_session).values()
+        for statement in every_tab_driven.parsed.values()
         for node in statement.walk()
         if isinstance(node, exp.Anonymous)
     }
     assert anonymous == {"AI_COMPLETE"}
 
 
-def test_every_order_by_says_where_nulls_go(in_snowflake, snowflake_session):
+def test_every_order_by_says_where_nulls_go(every_tab_driven):
     """Each sort key (ORDER BY and window ORDER BY alike) is followed by NULLS FIRST or NULLS LAST in the text sent.
 
     sqlglot fills in the dialect's default when the text says nothing, so the text itself is counted.
     """
-    every_interaction(in_snowflake)
-
     unplaced = [
         query
-        for query, statement in statements(snowflake_session).items()
+        for query, statement in every_tab_driven.parsed.items()
         if len(NULL_PLACEMENT.findall(query)) != len(list(statement.find_all(exp.Ordered)))
     ]
     assert not unplaced, unplaced[:2]
@@ -390,10 +406,8 @@ def test_every_order_by_says_where_nulls_go(in_snowflake, snowflake_session):
 NULL_PLACEMENT = re.compile(r"\bNULLS\s+(FIRST|LAST)\b", re.IGNORECASE)
 
 
-def test_every_division_is_floating_point(in_snowflake, snowflake_session):
-    every_interaction(in_snowflake)
-
-    for query, statement in statements(snowflake_session).items():
+def test_every_division_is_floating_point(every_tab_driven):
+    for query, statement in every_tab_driven.parsed.items():
         for division in statement.find_all(exp.Div):
             assert _is_double(division.this) or _is_double(division.expression), (division.sql(), query)
 
@@ -411,11 +425,9 @@ def _is_double(node):
     return False
 
 
-def test_dates_and_timestamps_are_passed_with_explicit_formats(in_snowflake, snowflake_session):
-    every_interaction(in_snowflake)
-
-    sent = "\n".join(snowflake_session.queries)
-    for statement in statements(snowflake_session).values():
+def test_dates_and_timestamps_are_passed_with_explicit_formats(every_tab_driven):
+    sent = "\n".join(every_tab_driven.queries)
+    for statement in every_tab_driven.parsed.values():
         for cast in statement.find_all(exp.Cast):
             assert not isinstance(cast.this, exp.Placeholder), cast.sql(dialect="snowflake")
     assert "TO_DATE(?, 'YYYY-MM-DD')" in sent
