@@ -64,11 +64,7 @@ def say(template: str, *values) -> Said:
 
     A value that is itself a Said (or an exception holding one) is put in as it is.
     """
-    shown = []
-    for value in values:
-        text = str(value)
-        shown.append(text if isinstance(text, Said) else redact(text))
-    return Said(template.format(*shown))
+    return Said(template.format(*(redact(str(value)) for value in values)))  # redact() keeps a Said whole
 
 
 def redact(text: str) -> str:
