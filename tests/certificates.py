@@ -8,14 +8,13 @@ with HandshakeServer(server_context(pem)) as server:
 
 import datetime
 import ipaddress
-import socket
 import ssl
-import threading
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from loopback import LoopbackServer
 
 
 def _name(common_name):
@@ -85,7 +84,7 @@ def server_context(pem, **settings):
     return context
 
 
-class HandshakeServer:
+class HandshakeServer(LoopbackServer):
     """A loopback server that shakes hands in TLS (when given a context), answers each request with `answer` and
     closes the connection.
 
@@ -95,21 +94,9 @@ class HandshakeServer:
     def __init__(self, context=None, answer=b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"):
         self.context = context
         self.answer = answer
-        self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
-
-    def _answer(self, client):
+    def handle(self, client):
         try:
             if self.context is not None:
                 client = self.context.wrap_socket(client, server_side=True)
@@ -119,9 +106,3 @@ class HandshakeServer:
             pass  # the handshake failed, as the test means it to, or the client went away
         finally:
             client.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.listener.close()

@@ -18,6 +18,7 @@ import threading
 
 import pytest
 from conftest import API_KEY, WAREHOUSE_TABLE, Project
+from loopback import LoopbackServer
 
 from fpr_local_api import Dataset, LocalFprApi
 
@@ -78,7 +79,7 @@ def tls_api(certificate, monkeypatch):
         yield api
 
 
-class ConnectProxy:
+class ConnectProxy(LoopbackServer):
     """A CONNECT proxy on loopback that tunnels every CONNECT to one port of 127.0.0.1.
 
     Args:
@@ -96,9 +97,7 @@ class ConnectProxy:
         self.heads = []
         self.relayed = bytearray()
         self._lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
     @property
     def request_lines(self):
@@ -108,15 +107,7 @@ class ConnectProxy:
         lines = self.heads[number].split("\r\n")[1:]
         return dict(line.split(": ", 1) for line in lines if line)
 
-    def _serve(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
-
-    def _answer(self, client):
+    def handle(self, client):
         try:
             if self.tls is not None:
                 client = self.tls.wrap_socket(client, server_side=True)
@@ -152,9 +143,6 @@ class ConnectProxy:
                     return
                 self.relayed += data
                 other[source].sendall(data)
-
-    def close(self):
-        self.listener.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import threading
 
 import pytest
 from conftest import API_KEY, Project
+from loopback import LoopbackServer
 
 from fpr_local_api import Dataset, LocalFprApi
 
@@ -64,26 +65,16 @@ def test_a_sync_over_https_with_a_trusted_certificate_loads_everything(tls_api, 
     assert project.query("SELECT count(*) FROM tester.fpr_records") == [(250,)]
 
 
-class ConnectProxy:
+class ConnectProxy(LoopbackServer):
     """A CONNECT proxy that tunnels every request to one port on loopback and keeps what it relayed."""
 
     def __init__(self, target_port):
         self.target_port = target_port
         self.requests = []
         self.relayed = bytearray()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
-
-    def _tunnel(self, client):
+    def handle(self, client):
         head = b""
         while b"\r\n\r\n" not in head:
             head += client.recv(4096)
@@ -102,9 +93,6 @@ class ConnectProxy:
             pass
         finally:
             sink.close()
-
-    def close(self):
-        self.listener.close()
 
 
 def test_https_proxy_is_used_as_a_tunnel_and_sees_no_key(tls_api, tmp_path, monkeypatch):
