@@ -40,15 +40,11 @@ def saved_state(project):
 
 
 def test_a_poisoned_page_neither_fails_the_sync_nor_blocks_the_next(tmp_path, offline_home, local_pipreqs):
-    project = tmp_path / "project"
-    project.mkdir()
-    copy_connector(project)
     plan = FaultPlan("1=poison_values,2=poison_field_names,3=poison_values")
     with LocalFprApi(Dataset(size=250, seed=12), api_key=API_KEY, faults=plan) as server:
-        configuration = tmp_path / "configuration.json"
-        configuration.write_text(json.dumps({"base_url": server.base_url, "api_key": API_KEY, "page_size": "100"}))
+        project, configuration = project_with_configuration(tmp_path, server.base_url)
         first = fivetran_debug(project, configuration, offline_home, local_pipreqs)
-        state_after_first = json.loads((project / "files" / "state.json").read_text())
+        state_after_first = saved_state(project)
         second = fivetran_debug(project, configuration, offline_home, local_pipreqs)
 
     assert first.returncode == 0, first.stdout + first.stderr
@@ -76,15 +72,11 @@ class TimedFaultPlan(FaultPlan):
 
 
 def test_a_429_with_ratelimit_reset_2_waits_2_s_for_real_and_the_sync_completes(tmp_path, offline_home, local_pipreqs):
-    project = tmp_path / "project"
-    project.mkdir()
-    copy_connector(project)
     plan = TimedFaultPlan("2=status:429;retry-after=2;wait-header=RateLimit-Reset")
     with LocalFprApi(Dataset(size=250, seed=12), api_key=API_KEY, faults=plan) as server:
-        configuration = tmp_path / "configuration.json"
-        configuration.write_text(json.dumps({"base_url": server.base_url, "api_key": API_KEY, "page_size": "100"}))
+        project, configuration = project_with_configuration(tmp_path, server.base_url)
         result = fivetran_debug(project, configuration, offline_home, local_pipreqs)
-        state = json.loads((project / "files" / "state.json").read_text())
+        state = saved_state(project)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SYNC SUCCEEDED" in result.stdout
