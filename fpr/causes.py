@@ -201,6 +201,8 @@ def _tls_problem(chain: list, subject: str, setting: str):
     unverified = _first(chain, ssl.SSLCertVerificationError)
     if unverified is not None:
         code, detail = getattr(unverified, "verify_code", None), getattr(unverified, "verify_message", None)
+        if code is None and "doesn't match" in str(unverified):
+            code = _NAME_MISMATCH[0]  # urllib3 1.x matches the host name itself, after OpenSSL, with no code
         return FprError(_certificate_advice(code, detail, subject, setting))
     reason = getattr(_first(chain, ssl.SSLError), "reason", None) or ""
     if reason in _PLAIN_HTTP:
@@ -263,9 +265,9 @@ def _certificate_advice(code: int, detail: str, subject: str, setting: str) -> s
             subject,
             setting,
         )
-    return safe_log.say(
-        "the TLS certificate of {} could not be verified ({})", subject, safe_log.printable(detail or "")
-    )
+    if not detail:
+        return safe_log.say("the TLS certificate of {} could not be verified", subject)
+    return safe_log.say("the TLS certificate of {} could not be verified ({})", subject, safe_log.printable(detail))
 
 
 def _protocol_problem(chain: list, address: str):
